@@ -1,0 +1,60 @@
+"""Settings, read from `MEDASSIST_*` environment variables and overridden by CLI flags.
+
+One pydantic-settings class at the edge; components take plain arguments. `public()` is what
+start-up prints: secrets are masked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.llm.catalog import DEFAULT_MODEL
+
+
+def _cache() -> Path:
+    return Path.home() / ".cache" / "medassist"
+
+
+class Settings(BaseSettings):
+    """All MedAssist settings. Each field is also `MEDASSIST_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDASSIST_", extra="ignore")
+
+    llm: str = Field(DEFAULT_MODEL, description="model preset, hub id, directory, fake, echo or openai:MODEL@URL")
+    context_length: int | None = Field(None, description="prompt + answer token budget (default: the model's)")
+    max_new_tokens: int = 384
+    temperature: float = 0.0
+    seed: int = 0
+    cache_dir: Path = Field(default_factory=_cache)
+    index_dir: Path | None = Field(None, description="retrieval index folder (default: CACHE_DIR/index/bundled)")
+    embedder: str = "all-minilm-l6-v2"
+    retrieval_k: int = 5
+    retrieval_min_score: float = 0.3
+    classifier: str = "pneumonia-xception"
+    guardrails: str = "none"
+    audit_db: Path | None = Field(None, description="SQLite audit log (default: CACHE_DIR/audit.sqlite3)")
+    audit_retention_days: int = 30
+    host: str = "127.0.0.1"
+    port: int = 7860
+    api_keys: SecretStr | None = Field(None, description="comma-separated bearer keys for the HTTP API")
+    openai_api_key: SecretStr | None = None
+    device: str | None = Field(None, description="cuda or cpu (default: cuda when available)")
+
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or self.cache_dir / "index" / "bundled"
+
+    def resolved_audit_db(self) -> Path:
+        return self.audit_db or self.cache_dir / "audit.sqlite3"
+
+    def public(self) -> dict[str, Any]:
+        """Settings as printable values, secrets masked."""
+        out: dict[str, Any] = {}
+        for key, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = "***" if value.get_secret_value() else None
+            out[key] = str(value) if isinstance(value, Path) else value
+        return out

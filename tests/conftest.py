@@ -1,0 +1,60 @@
+"""Shared fixtures: fakes first (no weights, no downloads)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.engine import Assistant
+from assistant.llm.fake import EchoLLM, FakeLLM
+from assistant.tools import Tool, ToolOutput
+from assistant.types import Citation, Finding, Turn
+
+
+class FakeRetrieval(Tool):
+    """Returns fixed snippets for every question (or none, to test 'no source found')."""
+
+    name = "retrieval"
+    description = "Search the medical literature."
+    inputs = {"query": {"type": "string", "description": "the question"}}
+    stage = "retrieval"
+
+    def __init__(self, n: int = 2, text: str = "Snippet text about the topic.") -> None:
+        self.n, self.text = n, text
+
+    def select(self, turn: Turn) -> dict | None:
+        return {"query": turn.text} if turn.text.strip() else None
+
+    def forward(self, query: str) -> ToolOutput:
+        hits = [Citation(id=f"doc{i}", title=f"Guideline {i}", source="Test Org", score=1.0 - i / 10,
+                         text=f"{self.text} ({i})") for i in range(self.n)]
+        return ToolOutput(data={"hits": [h.id for h in hits]}, citations=hits, grounding=True)
+
+
+class FakeVision(Tool):
+    name = "xray"
+    description = "Classify a chest X-ray."
+    inputs = {"image": {"type": "string", "description": "path"}}
+    stage = "vision"
+
+    def select(self, turn: Turn) -> dict | None:
+        return {"image": turn.image} if turn.image else None
+
+    def forward(self, image: str) -> ToolOutput:
+        finding = Finding("PNEUMONIA", 0.87, True)
+        return ToolOutput(data={"findings": [{"label": "PNEUMONIA", "probability": 0.87}]},
+                          context="PNEUMONIA: probability 0.87 (threshold 0.5)", findings=[finding])
+
+
+@pytest.fixture
+def fake_llm() -> FakeLLM:
+    return FakeLLM()
+
+
+@pytest.fixture
+def echo_llm() -> EchoLLM:
+    return EchoLLM()
+
+
+@pytest.fixture
+def assistant(fake_llm: FakeLLM) -> Assistant:
+    return Assistant(fake_llm, tools=[FakeRetrieval(), FakeVision()])
