@@ -49,7 +49,7 @@ def load_llm(name: str, context_length: int | None = None) -> LLM:
         model, _, base_url = name.removeprefix("openai:").partition("@")
         return OpenAILLM(model, base_url=base_url or None, context_length=context_length or 8192)
     source = name.removeprefix("hf:")
-    if Path(source).is_dir() or (source.count("/") == 1 and not source.startswith((".", "/"))):
+    if source and Path(source).is_dir() or (source.count("/") == 1 and not source.startswith((".", "/"))):
         from assistant.llm.transformers_backend import TransformersLLM
 
         return TransformersLLM(source, context_length=context_length or 4096)
