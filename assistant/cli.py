@@ -30,12 +30,13 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", type=int, help="answer length limit in tokens")
     parser.add_argument("--index-dir", help="retrieval index folder (MEDASSIST_INDEX_DIR)")
     parser.add_argument("--guardrails", help="safety layer: default or none (MEDASSIST_GUARDRAILS)")
+    parser.add_argument("--tools", help="tools to enable: all, none, or e.g. retrieval,xray (MEDASSIST_TOOLS)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print settings and logs to stderr")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the environment, overridden by the flags that were given."""
-    overrides = {k: getattr(args, k, None) for k in ("llm", "max_new_tokens", "index_dir", "guardrails")}
+    overrides = {k: getattr(args, k, None) for k in ("llm", "max_new_tokens", "index_dir", "guardrails", "tools")}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     if getattr(args, "verbose", False):
         print("settings: " + json.dumps(settings.public()), file=sys.stderr)

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     embedder: str = "all-minilm-l6-v2"
     retrieval_k: int = 5
     retrieval_min_score: float = 0.3
+    tools: str = Field("all", description="tools to enable: all, none, or names such as retrieval,xray")
     classifier: str = "pneumonia-xception"
     guardrails: str = "none"
     audit_db: Path | None = Field(None, description="SQLite audit log (default: CACHE_DIR/audit.sqlite3)")

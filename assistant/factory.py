@@ -16,8 +16,8 @@ from assistant.llm import LLM, GenerationConfig, load_llm
 from assistant.safety import Guardrails
 from assistant.tools import Tool
 
-# "module:function" taking Settings and returning a Tool (or None when it does not apply).
-TOOL_BUILDERS: list[str] = []
+# tool name -> "module:function" taking Settings and returning a Tool (or None when it does not apply).
+TOOL_BUILDERS: dict[str, str] = {}
 
 GUARDRAILS: dict[str, str] = {
     "none": "assistant.safety:Guardrails",
@@ -29,8 +29,20 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+def enabled_tools(settings: Settings) -> list[str]:
+    """Names of the tools `settings.tools` enables ("all", "none" or a comma-separated list)."""
+    wanted = settings.tools.strip().lower()
+    if wanted in ("all", ""):
+        return list(TOOL_BUILDERS)
+    names = [] if wanted == "none" else [n.strip() for n in wanted.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TOOL_BUILDERS]
+    if unknown:
+        raise ConfigError(f"Unknown tool(s) {', '.join(unknown)}: choose from {', '.join(TOOL_BUILDERS) or 'none'}.")
+    return names
+
+
 def build_tools(settings: Settings) -> list[Tool]:
-    tools = [_load(path)(settings) for path in TOOL_BUILDERS]
+    tools = [_load(TOOL_BUILDERS[name])(settings) for name in enabled_tools(settings)]
     return [t for t in tools if t is not None]
 
 
