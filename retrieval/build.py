@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import InputError
 from retrieval.chunking import ChunkerConfig, chunk_documents
 from retrieval.corpus import load_corpus
-from retrieval.documents import Chunk
+from retrieval.documents import Chunk, Document
 from retrieval.embed import Embedder, load_embedder
 from retrieval.index import StoredIndex, choose_index_type, load_index, new_index, new_manifest
 
@@ -42,8 +43,9 @@ class BuildReport:
 
 
 def collect_chunks(corpora: list[str], chunker: ChunkerConfig, problems: list[str],
-                   skip_docs: set[str] = frozenset()) -> tuple[list[Chunk], int, int]:
-    """Chunks of all corpora (documents in `skip_docs` or seen twice are skipped).
+                   skip_docs: set[str] = frozenset(),
+                   select: Callable[[Document], bool] | None = None) -> tuple[list[Chunk], int, int]:
+    """Chunks of all corpora (documents in `skip_docs`, seen twice, or not selected are skipped).
 
     Returns:
         (chunks, number of documents used, number skipped).
@@ -54,6 +56,8 @@ def collect_chunks(corpora: list[str], chunker: ChunkerConfig, problems: list[st
     for spec in corpora:
         docs = []
         for doc in load_corpus(spec, problems):
+            if select is not None and not select(doc):
+                continue
             if doc.id in seen:
                 skipped += 1
                 continue
@@ -72,15 +76,19 @@ def _embed(embedder: Embedder, chunks: list[Chunk], progress: bool):
 
 def build_index(corpora: list[str], out: str | Path, embedder: str | None = None,
                 chunker: ChunkerConfig = ChunkerConfig(), index_type: str = "auto",
-                progress: bool = False, device: str | None = None) -> BuildReport:
+                progress: bool = False, device: str | None = None,
+                select: Callable[[Document], bool] | None = None) -> BuildReport:
     """Build a new index over `corpora` into `out` (replacing what is there, atomically).
+
+    `select`, when given, keeps only the documents it returns True for (e.g. a few guidelines).
 
     Raises:
         InputError: the corpora hold no usable text.
     """
     start = time.perf_counter()
     report = BuildReport(str(out))
-    chunks, report.documents, report.skipped_documents = collect_chunks(corpora, chunker, report.problems)
+    chunks, report.documents, report.skipped_documents = collect_chunks(corpora, chunker, report.problems,
+                                                                          select=select)
     if not chunks:
         raise InputError(f"The corpus {' '.join(corpora)} has no text to index"
                          + (f" ({len(report.problems)} problem(s): {report.problems[0]})" if report.problems else "")
