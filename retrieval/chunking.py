@@ -85,11 +85,14 @@ def _boundary(words: list[str], start: int, end: int) -> int:
 
 
 def chunk_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> list[Chunk]:
-    """The chunks of one document, with stable ids and heading paths."""
+    """The chunks of one document, with stable ids and heading paths.
+
+    A short section is merged with the subsections that follow it while they fit in one chunk,
+    so a one-line introduction ("The CURB-65 score is the recommended tool ...") travels with
+    the criteria below it; the chunk keeps the parent's heading path.
+    """
     chunks: list[Chunk] = []
-    for path, body in sections(doc.text):
-        if not body:
-            continue
+    for path, body in merge_small_sections(list(sections(doc.text)), config.size):
         heading = " > ".join(path)
         section = " > ".join(path[1:]) if len(path) > 1 else heading
         for piece in windows(body, config.size, config.overlap):
@@ -99,6 +102,23 @@ def chunk_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
                 url=doc.url, year=doc.year, licence=doc.licence, section=section,
             ))
     return chunks
+
+
+def merge_small_sections(parts: list[tuple[list[str], str]], size: int) -> list[tuple[list[str], str]]:
+    """Join each section with the following subsections of it while the total stays within `size` words."""
+    merged: list[tuple[list[str], str]] = []
+    for path, body in parts:
+        if not body:
+            continue
+        if merged:
+            top_path, top_body = merged[-1]
+            inside = len(path) > len(top_path) and path[: len(top_path)] == top_path
+            if inside and len(top_body.split()) + len(body.split()) + len(path) <= size:
+                sub = " > ".join(path[len(top_path):])
+                merged[-1] = (top_path, f"{top_body}\n\n{sub}:\n{body}")
+                continue
+        merged.append((path, body))
+    return merged
 
 
 def chunk_documents(docs: Iterable[Document], config: ChunkerConfig = ChunkerConfig()) -> Iterator[Chunk]:

@@ -13,6 +13,7 @@ rather than stored, so it can never disagree with the chunks.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ class Lexical:
     def __init__(self, texts: list[str]) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets its own logger to DEBUG
         self.size = len(texts)
         self.model = bm25s.BM25()
         self.model.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)

@@ -51,3 +51,10 @@ def test_ids_are_stable_and_long_sections_split() -> None:
 def test_bad_chunker_config(size: int, overlap: int) -> None:
     with pytest.raises(ValueError):
         ChunkerConfig(size, overlap)
+
+
+def test_short_section_travels_with_its_subsections() -> None:
+    text = "# G\n## Score\nThe score is the tool.\n### Criteria\nConfusion, urea.\n### Use\nAdmit if high.\n## Other\nElse."
+    chunks = chunk_document(Document(id="d", title="G", text=text), ChunkerConfig(50, 5))
+    assert [c.section for c in chunks] == ["Score", "Other"]
+    assert chunks[0].text == "G > Score\nThe score is the tool.\n\nCriteria:\nConfusion, urea.\n\nUse:\nAdmit if high."
