@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(30, description="retrieval chunk overlap in words")
     retrieval_hybrid: bool = Field(True, description="fuse BM25 with dense search (False: dense only)")
     index_autobuild: bool = Field(True, description="build the bundled index on first start when the default one is missing")
+    reranker: str | None = Field(None, description="optional cross-encoder (hub id or folder) re-ordering retrieved snippets")
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.cache_dir / "index" / "bundled"

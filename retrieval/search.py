@@ -145,7 +145,8 @@ def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[int]:
 
 
 def open_retriever(index_dir: str | Path | None = None, embedder: str | None = None,
-                   config: SearchConfig | None = None, device: str | None = None) -> Retriever:
+                   config: SearchConfig | None = None, device: str | None = None,
+                   rescore: Callable[[str, list[Hit]], list[Hit]] | None = None) -> Retriever:
     """Open the index in `index_dir` for search.
 
     Args:
@@ -154,6 +155,7 @@ def open_retriever(index_dir: str | Path | None = None, embedder: str | None = N
             Settings' `embedder`, i.e. MEDASSIST_EMBEDDER).
         config: search knobs (default: hybrid, threshold from the Settings).
         device: "cuda" or "cpu" for the query embedder.
+        rescore: optional second stage (see `retrieval.rerank`).
 
     Raises:
         ConfigError: no index there, or it was built with another embedder.
@@ -165,4 +167,4 @@ def open_retriever(index_dir: str | Path | None = None, embedder: str | None = N
     folder = Path(index_dir) if index_dir is not None else settings.resolved_index_dir()
     stored = load_index(folder, embedder if embedder is not None else settings.embedder)
     config = config or SearchConfig(min_score=settings.retrieval_min_score)
-    return Retriever(stored, load_embedder(stored.embedder, device or settings.device), config)
+    return Retriever(stored, load_embedder(stored.embedder, device or settings.device), config, rescore)

@@ -86,8 +86,12 @@ def build_tool(settings: Settings) -> Tool | None:
                   "grounded in sources; run `medassist index build`.", file=sys.stderr)
             return None
         build_bundled(settings)
+    from retrieval.rerank import load_rescorer
+
     config = SearchConfig(hybrid=settings.retrieval_hybrid, min_score=settings.retrieval_min_score)
-    return RetrievalTool(open_retriever(folder, settings.embedder, config, settings.device), k=settings.retrieval_k)
+    rescore = load_rescorer(settings.reranker, settings.device)
+    return RetrievalTool(open_retriever(folder, settings.embedder, config, settings.device, rescore),
+                         k=settings.retrieval_k)
 
 
 def build_bundled(settings: Settings) -> None:

@@ -142,3 +142,18 @@ def test_rrf_fuses_rankings() -> None:
 def test_index_files_hold_no_pickle(index_dir: Path) -> None:
     for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
         assert set(json.loads(line)) >= {"id", "doc_id", "title", "text", "source", "url", "year"}
+
+
+def test_rescorer_reorders_hits_and_keeps_cosine(index_dir: Path) -> None:
+    from retrieval.rerank import CrossEncoderRescorer, load_rescorer
+
+    class PrefersGout:
+        def predict(self, pairs):
+            return [1.0 if "colchicine" in text.lower() else 0.0 for _, text in pairs]
+
+    plain = open_retriever(index_dir, config=SearchConfig(min_score=-1.0)).search("pneumonia severity", k=4)
+    reranked = open_retriever(index_dir, config=SearchConfig(min_score=-1.0),
+                              rescore=CrossEncoderRescorer(PrefersGout())).search("pneumonia severity", k=4)
+    assert reranked[0].doc_id == "file/gout.txt" != plain[0].doc_id
+    assert {h.id: h.score for h in reranked} == {h.id: h.score for h in plain}
+    assert [h.rank for h in reranked] == [1, 2, 3, 4] and load_rescorer(None) is None
