@@ -158,7 +158,7 @@ def bench_scale(vectors: np.ndarray, queries: np.ndarray, langchain: bool) -> li
     """Flat, IVF (nprobe sweep) and HNSW (efSearch sweep) on `vectors`."""
     import faiss
 
-    from retrieval.index import new_index
+    from retrieval.index import ivf_nlist, new_index
 
     n, dim = vectors.shape
     rows: list[dict[str, Any]] = []
@@ -173,8 +173,8 @@ def bench_scale(vectors: np.ndarray, queries: np.ndarray, langchain: bool) -> li
     del flat
 
     t0 = time.perf_counter()
-    nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))
-    train = vectors[np.random.default_rng(1).choice(n, min(n, 64 * nlist), replace=False)]
+    nlist = ivf_nlist(n)
+    train = vectors[np.random.default_rng(1).choice(n, min(n, 50 * nlist), replace=False)]
     ivf = new_index("ivf", dim, train=train, nlist=nlist)
     ivf.add(vectors)
     build = time.perf_counter() - t0

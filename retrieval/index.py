@@ -11,7 +11,7 @@ it into place, so a crash never leaves a half-written index behind.
 Structures (embeddings are normalised; every structure uses inner product = cosine):
 - `flat`: exact search; the default below `AUTO_FLAT_MAX` vectors;
 - `hnsw`: graph search (M=32, efSearch 128), no training, incremental adds; the default above;
-- `ivf`: inverted lists (nlist ~ 4 sqrt(n), nprobe tuned in bench/retrieval.py), needs training.
+- `ivf`: inverted lists (nlist = sqrt(n), nprobe 32; see bench/retrieval.py), needs training.
 See docs/retrieval.md and docs/benchmarks/retrieval.md for the measurements behind these choices.
 On a machine with the faiss GPU build and a GPU, flat and IVF indexes are searched on the GPU.
 """
@@ -51,6 +51,11 @@ def choose_index_type(count: int, setting: str = "auto") -> str:
     return "flat" if count <= AUTO_FLAT_MAX else "hnsw"
 
 
+def ivf_nlist(count: int) -> int:
+    """IVF list count: sqrt(n), at least 39 training vectors per list (faiss's minimum)."""
+    return max(1, min(int(math.sqrt(count)), count // 39))
+
+
 def new_index(kind: str, dim: int, train: np.ndarray | None = None, **params: int) -> Any:
     """An empty FAISS index of `kind` (trained on `train` for IVF), inner-product metric."""
     import faiss
@@ -65,7 +70,7 @@ def new_index(kind: str, dim: int, train: np.ndarray | None = None, **params: in
     if kind == "ivf":
         if train is None or len(train) == 0:
             raise InputError("An IVF index needs vectors to train on: build it from a non-empty corpus.")
-        nlist = params.get("nlist") or max(1, min(int(4 * math.sqrt(len(train))), len(train) // 39))
+        nlist = params.get("nlist") or ivf_nlist(len(train))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.train(train)
         index.nprobe = min(params.get("nprobe", IVF_NPROBE), nlist)
