@@ -172,14 +172,14 @@ def _pubmed_document(article: ET.Element) -> Document | None:
             parts.append(f"## {label.title()}\n{text}" if label else text)
     if not pmid or not parts:
         return None
-    title = "".join(article.find(".//Article/ArticleTitle").itertext()).strip() if article.find(
-        ".//Article/ArticleTitle") is not None else f"PMID {pmid}"
+    title_node = article.find(".//Article/ArticleTitle")
+    title = "".join(title_node.itertext()).strip() if title_node is not None else ""
     doi = article.findtext(".//ArticleIdList/ArticleId[@IdType='doi']") or article.findtext(
         ".//ELocationID[@EIdType='doi']")
     year = article.findtext(".//Article/Journal/JournalIssue/PubDate/Year") or article.findtext(
         ".//Article/Journal/JournalIssue/PubDate/MedlineDate") or ""
     return Document(
-        id=f"pubmed/{pmid}", title=title, text="\n\n".join(parts),
+        id=f"pubmed/{pmid}", title=title or f"PMID {pmid}", text="\n\n".join(parts),
         source=article.findtext(".//Article/Journal/Title") or "PubMed",
         url=_doi_url(doi) or f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
         year=int(year[:4]) if year[:4].isdigit() else None, meta={"pmid": pmid},
