@@ -35,6 +35,16 @@ class ChunkerConfig:
             raise ValueError(f"chunk size must be >= 8 words and overlap in [0, size/2): got {self.size}, {self.overlap}")
 
 
+def chunker_config(size: int, overlap: int) -> ChunkerConfig:
+    """A `ChunkerConfig` from settings; bad values become a `ConfigError` sentence."""
+    from assistant.errors import ConfigError
+
+    try:
+        return ChunkerConfig(size, overlap)
+    except ValueError as exc:
+        raise ConfigError(f"Bad chunker settings: {exc}.") from exc
+
+
 def sections(text: str) -> Iterator[tuple[list[str], str]]:
     """(heading path, body) for each Markdown section, in order; text before any heading has path []."""
     path: list[tuple[int, str]] = []

@@ -81,25 +81,16 @@ def _print_report(report: Any, as_json: bool, verb: str) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from retrieval.build import build_index
-    from retrieval.chunking import ChunkerConfig
+    from retrieval.chunking import chunker_config
 
     settings = _settings(embedder=args.embedder, index_type=args.index_type, chunk_size=args.chunk_size,
                          chunk_overlap=args.chunk_overlap)
-    chunker = _chunker(ChunkerConfig, settings.chunk_size, settings.chunk_overlap)
+    chunker = chunker_config(settings.chunk_size, settings.chunk_overlap)
     out = Path(args.out).expanduser() if args.out else settings.resolved_index_dir()
     report = build_index(args.corpus, out, settings.embedder, chunker, settings.index_type,
                          progress=sys.stderr.isatty(), device=settings.device)
     _print_report(report, args.json, "indexed")
     return 0
-
-
-def _chunker(cls: Any, size: int, overlap: int) -> Any:
-    from assistant.errors import ConfigError
-
-    try:
-        return cls(size, overlap)
-    except ValueError as exc:
-        raise ConfigError(f"Bad chunker settings: {exc}.") from exc
 
 
 def run_add(args: argparse.Namespace) -> int:

@@ -97,12 +97,12 @@ def build_tool(settings: Settings) -> Tool | None:
 def build_bundled(settings: Settings) -> None:
     """Build the bundled starter index into the default folder, reporting progress on stderr."""
     from retrieval.build import build_index
-    from retrieval.chunking import ChunkerConfig
+    from retrieval.chunking import chunker_config
 
     folder = settings.resolved_index_dir()
     print(f"Building the bundled literature index in {folder} (first start only; a few minutes on a CPU) ...",
           file=sys.stderr, flush=True)
-    report = build_index(BUNDLED, folder, settings.embedder, ChunkerConfig(settings.chunk_size, settings.chunk_overlap),
+    report = build_index(BUNDLED, folder, settings.embedder, chunker_config(settings.chunk_size, settings.chunk_overlap),
                          settings.index_type, progress=True, device=settings.device)
     print(f"Indexed {report.chunks} chunks from {report.documents} documents in {report.seconds:.0f} s.",
           file=sys.stderr, flush=True)
