@@ -133,12 +133,16 @@ def synthesize(base: np.ndarray, n: int, rng: np.random.Generator, sigma: float 
 
 
 def _latency(search, queries: np.ndarray, k: int = 10) -> tuple[dict[str, float], np.ndarray]:
+    """Single-query latency, one FAISS thread per query (as `Retriever.search` runs on CPU)."""
+    from retrieval.index import faiss_threads
+
     found, times = [], []
-    for q in queries:
-        t0 = time.perf_counter()
-        _, rows = search(q[None, :], k)
-        times.append(time.perf_counter() - t0)
-        found.append(rows[0])
+    with faiss_threads(1):
+        for q in queries:
+            t0 = time.perf_counter()
+            _, rows = search(q[None, :], k)
+            times.append(time.perf_counter() - t0)
+            found.append(rows[0])
     return percentiles(times), np.array(found)
 
 
@@ -224,12 +228,15 @@ def bench_langchain(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray)
     store = FAISS.from_embeddings([(str(i), v) for i, v in enumerate(vectors.tolist())], Fixed(),
                                   ids=[str(i) for i in range(n)])
     build = time.perf_counter() - t0
+    from retrieval.index import faiss_threads
+
     times, found = [], []
-    for q in queries.tolist():
-        t1 = time.perf_counter()
-        docs = store.similarity_search_by_vector(q, k=10)
-        times.append(time.perf_counter() - t1)
-        found.append([int(d.page_content) for d in docs])
+    with faiss_threads(1):
+        for q in queries.tolist():
+            t1 = time.perf_counter()
+            docs = store.similarity_search_by_vector(q, k=10)
+            times.append(time.perf_counter() - t1)
+            found.append([int(d.page_content) for d in docs])
     return {"n": n, "index": "langchain-faiss", "param": "IndexFlatL2+docstore", "build_s": round(build, 2),
             **percentiles(times), "recall@10": recall_at(np.array(found), truth),
             "bytes_per_vector": round(index_bytes(store.index) / n, 1)}

@@ -24,7 +24,8 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,26 @@ def on_gpu(index: Any) -> Any:
     if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0 or isinstance(index, faiss.IndexHNSW):
         return index
     return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+
+
+@contextmanager
+def faiss_threads(count: int | None) -> Iterator[None]:
+    """Run FAISS calls inside on `count` OpenMP threads (None: leave as is), restoring afterwards.
+
+    One query on a busy 2-core machine: exact search over 10k vectors took 52 ms (p50) on two
+    spinning OpenMP threads and 0.5 ms on one (docs/benchmarks/retrieval.md).
+    """
+    if count is None:
+        yield
+        return
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def corpus_checksum(chunks: Iterable[Chunk]) -> str:

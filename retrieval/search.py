@@ -24,7 +24,7 @@ import numpy as np
 from assistant.errors import InputError
 from retrieval.documents import Hit
 from retrieval.embed import Embedder, load_embedder
-from retrieval.index import StoredIndex, load_index, on_gpu
+from retrieval.index import StoredIndex, faiss_threads, load_index, on_gpu
 
 RRF_K = 60
 MAX_QUERY_CHARS = 2000
@@ -113,7 +113,8 @@ class Retriever:
         threshold = self.config.min_score if min_score is None else min_score
         vector = self.embedder.encode([query])
         n = min(max(self.config.candidates, k), len(self))
-        scores, rows = self.searcher.search(vector, n)
+        with faiss_threads(1 if self.searcher is self.stored.index else None):  # CPU: one thread per query
+            scores, rows = self.searcher.search(vector, n)
         dense = {int(r): float(s) for r, s in zip(rows[0], scores[0]) if r >= 0}
         lexical = self.lexical.search(query, n) if self.lexical else []
         fused = rrf([list(dense), lexical])
