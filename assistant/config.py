@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(None, description="comma-separated bearer keys for the HTTP API")
     openai_api_key: SecretStr | None = None
     device: str | None = Field(None, description="cuda or cpu (default: cuda when available)")
+    index_type: str = Field("auto", description="retrieval index structure: auto, flat, hnsw or ivf")
+    chunk_size: int = Field(160, description="retrieval chunk size in words")
+    chunk_overlap: int = Field(30, description="retrieval chunk overlap in words")
+    retrieval_hybrid: bool = Field(True, description="fuse BM25 with dense search (False: dense only)")
+    index_autobuild: bool = Field(True, description="build the bundled index on first start when the default one is missing")
+    reranker: str | None = Field(None, description="optional cross-encoder (hub id or folder) re-ordering retrieved snippets")
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.cache_dir / "index" / "bundled"
