@@ -17,7 +17,9 @@ from assistant.safety import Guardrails
 from assistant.tools import Tool
 
 # "module:function" taking Settings and returning a Tool (or None when it does not apply).
-TOOL_BUILDERS: list[str] = []
+TOOL_BUILDERS: list[str] = [
+    "vision.tool:build_tool",
+]
 
 GUARDRAILS: dict[str, str] = {
     "none": "assistant.safety:Guardrails",

@@ -27,9 +27,17 @@ class XrayTool(Tool):
     stage = "vision"
 
     def __init__(self, model: str, heatmap_dir: Path, cache_dir: Path, device: str | None = None) -> None:
-        from vision.service import XrayService
+        self.model, self.heatmap_dir, self.cache_dir, self.device = model, heatmap_dir, cache_dir, device
+        self._service: Any = None
 
-        self.service = XrayService(model, heatmap_dir, cache_dir, device)
+    @property
+    def service(self) -> Any:
+        """The `XrayService`, created on first use so that building the tool does not import torch."""
+        if self._service is None:
+            from vision.service import XrayService
+
+            self._service = XrayService(self.model, self.heatmap_dir, self.cache_dir, self.device)
+        return self._service
 
     def select(self, turn: Turn) -> dict[str, Any] | None:
         return {"image": turn.image} if turn.image else None
@@ -42,12 +50,14 @@ class XrayTool(Tool):
             data["reason"] = result["reason"]
             return ToolOutput(data=data, context=f"{result['reason']} No findings were produced. {NOTE}", findings=[])
         findings = [Finding(f["label"], f["probability"], f["positive"]) for f in result["findings"]]
-        return ToolOutput(data=data, context=render_context(result), findings=findings)
+        context = render_context(result, self.service.classifier.calibrated)
+        return ToolOutput(data=data, context=context, findings=findings)
 
 
-def render_context(result: dict[str, Any]) -> str:
+def render_context(result: dict[str, Any], calibrated: bool = False) -> str:
     """The findings as plain text for the model's tool-results block."""
-    lines = [f"Chest X-ray classifier {result['model']} (research model, not validated for diagnosis):"]
+    kind = "calibrated probabilities" if calibrated else "uncalibrated model scores"
+    lines = [f"Chest X-ray classifier {result['model']} (research model, not validated for diagnosis; {kind}):"]
     for f in result["findings"]:
         verdict = "above" if f["positive"] else "below"
         lines.append(f"- {f['label']}: probability {f['probability']:.2f} ({verdict} the decision threshold {f['threshold']:g})")
