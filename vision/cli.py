@@ -66,7 +66,8 @@ def run_classify(args: argparse.Namespace) -> int:
     results = classify_paths(args.paths, heatmap_dir=heatmaps, model=args.model or settings.classifier)
     for row in results:
         print(json.dumps(row, ensure_ascii=False) if args.json else _line(row), flush=True)
-    return 2 if any("error" in r for r in results) else 0
+    # An unreadable file, or one the chest X-ray gate refused, counts as a failed input.
+    return 2 if any("error" in r or not r.get("is_chest_xray", False) for r in results) else 0
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -124,7 +124,7 @@ def _load_pillow(data: bytes, kind: str) -> LoadedImage:
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(f"The image is too large to decode safely: {exc.__class__.__name__}.") from exc
+        raise InputError(f"The image is too large to decode safely (more than {MAX_PIXELS:,} pixels).") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"The {kind.upper()} file is corrupt or truncated and cannot be decoded.") from exc
 
