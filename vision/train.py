@@ -112,7 +112,7 @@ def _epoch(net: torch.nn.Module, loader: Any, loss_fn: Any, opt: Any, device: to
         loss = loss_fn(net(x), y.float() if multilabel else y.long())
         loss.backward()
         opt.step()
-        total, count = total + float(loss) * len(x), count + len(x)
+        total, count = total + loss.item() * len(x), count + len(x)
     return total / max(count, 1)
 
 
