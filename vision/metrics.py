@@ -114,4 +114,4 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor, multilabel: boo
         return loss
 
     opt.step(closure)
-    return round(float(log_t.exp().clamp(0.05, 20.0)), 4)
+    return round(float(log_t.detach().exp().clamp(0.05, 20.0)), 4)

@@ -48,16 +48,18 @@ def build_net(arch: str, outputs: int, channels: int = 1) -> SplitNet:
     Raises:
         ValueError: unknown architecture.
     """
-    import torchvision
-
     if arch == "tiny":
         body, width = _tiny(channels)
     elif arch == "resnet18":
+        import torchvision
+
         net = torchvision.models.resnet18(weights=None)
         net.conv1 = nn.Conv2d(channels, 64, 7, stride=2, padding=3, bias=False)
         body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
         width = 512
     elif arch == "densenet121":
+        import torchvision
+
         net = torchvision.models.densenet121(weights=None)
         net.features.conv0 = nn.Conv2d(channels, 64, 7, stride=2, padding=3, bias=False)
         body, width = net.features, 1024
