@@ -68,5 +68,5 @@ def overlay_png(display: np.ndarray, cam: np.ndarray, path: Path, alpha: float =
     base = np.repeat(display[..., None].astype(np.float32) / 255.0, 3, axis=2)
     blended = np.clip((1 - alpha) * base + alpha * heat, 0, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((blended * 255).astype(np.uint8)).save(path, format="PNG")
+    Image.fromarray((blended * 255).astype(np.uint8)).save(path, format="PNG", compress_level=1)
     return path
