@@ -1,8 +1,9 @@
 """Chest X-ray vision: safe image input, preprocessing, classifiers, Grad-CAM, training, evaluation.
 
 Knows nothing of chat. The public entry points are `classify_paths` (what `medassist xray
-classify --json` prints) and `evaluate_dataset` (labelled-set evaluation); both import torch
-lazily so `import vision` stays cheap.
+classify --json` prints; see `vision.service.classify_paths`) and `evaluate_dataset`
+(labelled-set evaluation; see `vision.evaluate.evaluate_dataset`). They are imported on first
+access, so `import vision` does not import torch.
 """
 
 from __future__ import annotations
@@ -11,16 +12,12 @@ from typing import Any
 
 __all__ = ["classify_paths", "evaluate_dataset"]
 
-
-def classify_paths(paths: list[str], heatmap_dir: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
-    """Classify image files; see `vision.service.classify_paths`."""
-    from vision.service import classify_paths as _classify
-
-    return _classify(paths, heatmap_dir=heatmap_dir, model=model)
+_LAZY = {"classify_paths": "vision.service", "evaluate_dataset": "vision.evaluate"}
 
 
-def evaluate_dataset(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Evaluate a classifier on a labelled dataset; see `vision.evaluate.evaluate_dataset`."""
-    from vision.evaluate import evaluate_dataset as _evaluate
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
 
-    return _evaluate(*args, **kwargs)
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vision' has no attribute {name!r}")

@@ -45,6 +45,8 @@ class Classifier:
         temperature: logits are divided by it before the softmax/sigmoid (1.0: uncalibrated).
         calibrated: True when the temperature and thresholds were fitted on validation data.
         splitter: `(module, x) -> (Grad-CAM feature map, logits)`.
+        op_threshs: torchxrayvision operating points (mode "xrv"), mapped to probability 0.5.
+        info: provenance shown in docs and reports (training data, calibration).
     """
 
     name: str

@@ -154,7 +154,7 @@ def classify_paths(paths: list[str], heatmap_dir: str | None = None, model: str 
         ConfigError / ModelError: the classifier itself cannot be loaded (nothing can be classified).
     """
     service = get_service(model, heatmap_dir)
-    service.classifier  # load once up front: a model error is not a per-file error
+    _ = service.classifier  # load once up front: a model error is not a per-file error
     results = []
     for path in paths:
         try:

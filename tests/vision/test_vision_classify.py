@@ -162,3 +162,18 @@ def test_cli_on_real_xrays_and_dicom_with_packaged_model(packaged_images, rg1_di
     assert [r["findings"][0]["label"] for r in rows] == ["PNEUMONIA"] * 3
     with Image.open(rows[2]["heatmap"]) as im:
         assert max(im.size) == 1024  # the 1955x1841 radiograph, drawn at 1024 px on its long side
+
+
+def test_follow_up_turn_on_the_same_image_does_not_rerun_the_network(tiny_checkpoint: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    tool = build_tool(Settings(classifier=str(tiny_checkpoint), cache_dir=tmp_path))
+    runs = []
+    original = type(tool.service)._run
+    monkeypatch.setattr(type(tool.service), "_run", lambda self, *a: runs.append(a) or original(self, *a))
+    image = str(chest_png(tmp_path / "scan.png", positive=True))
+    bot = Assistant(EchoLLM(), tools=[tool])
+    first = bot.ask(Turn("Is there pneumonia?", role="doctor", image=image))
+    second = bot.ask(Turn("Which side?", role="doctor", image=image,
+                          history=[{"role": "user", "content": "Is there pneumonia?"},
+                                   {"role": "assistant", "content": first.answer}]))
+    assert len(runs) == 1 and first.tools[0].output == second.tools[0].output
