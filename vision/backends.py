@@ -142,7 +142,7 @@ def load_xrv(weights: str | None, cache_dir: Path | None, seed: int = 0) -> Clas
         labels = list(xrv.datasets.default_pathologies)
     else:
         module, labels, op = _xrv_pretrained(xrv, weights, cache_dir)
-    reported = list(labels)
+    reported = [label for label in labels if label]  # torchxrayvision marks untrained outputs with ""
     return Classifier(
         name=f"xrv-{weights or 'random'}", module=module.eval(), labels=labels, reported=reported, mode="xrv",
         thresholds={l: 0.5 for l in reported}, spec=PreprocessSpec(224, 1, "xrv", "bilinear"), splitter=_xrv_split,
@@ -160,7 +160,7 @@ def _xrv_pretrained(xrv: Any, weights: str, cache_dir: Path | None) -> tuple[nn.
     cached = Path(cache_dir or ".") / "xrv" / f"{weights}.safetensors"
     module = xrv.models.DenseNet(weights=None, num_classes=len(info["labels"]))
     if cached.is_file():
-        module.load_state_dict({k: v for k, v in load_file(str(cached)).items() if k != "op_threshs"}, strict=False)
+        module.load_state_dict(load_file(str(cached)))
     else:
         try:  # first use: torchxrayvision downloads from GitHub and unpickles its own release file
             loaded = xrv.models.DenseNet(weights=weights, cache_dir=str(Path(cache_dir or ".") / "xrv"))
@@ -169,7 +169,7 @@ def _xrv_pretrained(xrv: Any, weights: str, cache_dir: Path | None) -> tuple[nn.
         state = {k: v.contiguous() for k, v in loaded.state_dict().items() if k != "op_threshs"}
         cached.parent.mkdir(parents=True, exist_ok=True)
         save_file(state, str(cached))
-        module.load_state_dict(state, strict=False)
+        module.load_state_dict(state)
     op = torch.tensor(info["op_threshs"], dtype=torch.float32) if "op_threshs" in info else None
     return module, list(info["labels"]), op
 

@@ -177,3 +177,20 @@ def test_follow_up_turn_on_the_same_image_does_not_rerun_the_network(tiny_checkp
                           history=[{"role": "user", "content": "Is there pneumonia?"},
                                    {"role": "assistant", "content": first.answer}]))
     assert len(runs) == 1 and first.tools[0].output == second.tools[0].output
+
+
+@pytest.mark.parametrize("weights, n_reported", [("densenet121-res224-all", 18), ("densenet121-res224-rsna", 2)])
+def test_xrv_pretrained_loads_from_the_safetensors_cache(tmp_path: Path, weights: str, n_reported: int) -> None:
+    """The path users with internet take after the first download (weights faked: random, cached)."""
+    xrv = pytest.importorskip("torchxrayvision")
+    from safetensors.torch import save_file
+
+    from vision.backends import load_xrv
+
+    state = {k: v.contiguous() for k, v in xrv.models.DenseNet(weights=None).state_dict().items()}
+    (tmp_path / "xrv").mkdir()
+    save_file(state, str(tmp_path / "xrv" / f"{weights}.safetensors"))
+    clf = load_xrv(weights, tmp_path)
+    assert clf.name == f"xrv-{weights}" and clf.calibrated and len(clf.reported) == n_reported and "" not in clf.reported
+    probs = clf.predict(torch.zeros(1, 1, 224, 224))
+    assert probs.shape == (1, 18) and float(probs[0, clf.labels.index("Pneumonia")]) >= 0
