@@ -164,3 +164,19 @@ def test_file_is_not_modified(tmp_path: Path) -> None:
     before = path.read_bytes(), os.stat(path).st_mtime_ns
     load_image(path)
     assert (path.read_bytes(), os.stat(path).st_mtime_ns) == before
+
+
+def test_cli_reports_every_bad_file_in_order_and_exits_2(tmp_path: Path, tiny_checkpoint: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from assistant.cli import main
+
+    paths = [str(_write(tmp_path, name, content)) for name, (content, _) in sorted(BAD_FILES.items())]
+    good = str(chest_png(tmp_path / "good.png"))
+    code = main(["xray", "classify", *paths, good, "--json", "--no-heatmap", "--model", str(tiny_checkpoint)])
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.strip().splitlines()]
+    assert code == 2 and [r["path"] for r in rows] == [*paths, good]
+    assert all(set(r) == {"path", "error"} for r in rows[:-1]) and rows[-1]["is_chest_xray"] is True
+    assert "Traceback" not in captured.err
