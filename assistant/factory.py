@@ -19,6 +19,7 @@ from assistant.tools import Tool
 # tool name -> "module:function" taking Settings and returning a Tool (or None when it does not apply).
 TOOL_BUILDERS: dict[str, str] = {
     "retrieval": "retrieval.tool:build_tool",
+    "xray": "vision.tool:build_tool",
 }
 
 GUARDRAILS: dict[str, str] = {
