@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     retrieval_k: int = 5
     retrieval_min_score: float = 0.3
     classifier: str = "pneumonia-xception"
-    guardrails: str = "none"
+    guardrails: str = Field("default", description="safety layer: default or none")
     audit_db: Path | None = Field(None, description="SQLite audit log (default: CACHE_DIR/audit.sqlite3)")
     audit_retention_days: int = 30
     host: str = "127.0.0.1"
@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(None, description="comma-separated bearer keys for the HTTP API")
     openai_api_key: SecretStr | None = None
     device: str | None = Field(None, description="cuda or cpu (default: cuda when available)")
+    safety_classifier: bool = Field(True, description="use the learned input classifier on top of the safety rules")
+    safety_canaries: SecretStr | None = Field(None, description="comma-separated secrets no answer may contain")
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.cache_dir / "index" / "bundled"

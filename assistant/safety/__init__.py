@@ -36,6 +36,6 @@ class Guardrails:
         """Neutralise untrusted text (retrieved snippets, tool output) before it enters a prompt."""
         return text
 
-    def output_filter(self, turn: Turn, decision: SafetyDecision) -> OutputFilter:
-        """A fresh streaming output rail for one answer."""
+    def output_filter(self, turn: Turn, decision: SafetyDecision, citations: int = 0) -> OutputFilter:
+        """A fresh streaming output rail for one answer; `citations` is how many snippets were shown."""
         return OutputFilter()
