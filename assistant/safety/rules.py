@@ -39,7 +39,8 @@ _GENERAL = re.compile(
     r"what (?:should|do|would|could) (?:i|you|we|one|people) do if|what to do if|"
     r"if (?:someone|somebody|a person|a patient|a child|my \w+ ever)|hypothetical(?:ly)?|"
     r"in (?:a|my) (?:novel|story|essay|exam|class|lecture)|for (?:an?|my) (?:exam|essay|class|assignment|quiz)|"
-    r"explain|difference between|how common|statistics|is it true that|can you tell me about)\b"
+    r"explain|difference between|how common|statistics|is it true that|can you tell me about|how does|how do (?:doctors|hospitals|vaccines|they)|"
+    r"why (?:does|is|do|are)|what (?:is|are) (?:an? )?[\w-]+(?: [\w-]+)? (?:and|\?)|what (?:is|are) (?:an? )?[\w-]+(?: [\w-]+)?$)\b"
 )
 
 # (category, reason, pattern). Every match must be non-negated in its clause.
@@ -75,7 +76,7 @@ _COMBO_PARTS = {"breath_combo", "sweat_combo", "radiate_combo", "faint_combo"}
 _SELF_HARM = re.compile(
     r"\b(kill(?:ing)? my ?self|end(?:ing)? (?:it all|my (?:own )?life)|take my (?:own )?life|suicid\w*|want(?:ed)? to die|"
     r"don'?t want to (?:live|be alive|wake up)|better off dead|no reason to live|not worth living|"
-    r"(?:cut|cutting|hurt|hurting|harm|harming) (?:my ?self|myself)|self[- ]harm\w*|overdose on purpose|jump off (?:a|the) (?:bridge|building|roof))"
+    r"(?:cut|cutting|hurt|hurting|harm|harming) (?:my ?self|myself)|self[- ]harm\w*|overdose on purpose|jump(?:ing)? off (?:a|the) (?:bridge|building|roof|cliff)|hang(?:ing)? myself)"
 )
 
 _HARMFUL: list[tuple[str, str]] = [
@@ -84,7 +85,8 @@ _HARMFUL: list[tuple[str, str]] = [
                           r"dimethylmercury|mustard gas|chlorine gas|explosive|bomb|meth(?:amphetamine)?|fentanyl|heroin|poison|pathogen)"),
     ("hurting someone", r"\b(lethal|fatal|deadly|killing) (?:dose|amount|quantity)\b\W+(?:\w+\W+){0,8}(?:kill|someone|somebody|person|him|her|my (?:wife|husband|partner|boss|mother|father|neighbou?r|\w+)|undetect|untrace|without)|"
                         r"\b(?:poison|kill|harm|hurt|sedate|drug)\b (?:my |someone|somebody|a person|him|her|them)\w*\W+(?:\w+\W+){0,8}(?:without|undetect|untrace|so (?:it|they|that)|look like|secretly|slowly)|"
-                        r"\bhow (?:to|do i|can i|could i) (?:poison|kill|murder|suffocate|strangle) |\bundetectable (?:poison|way to kill)|\bmake it (?:look|seem) like an? (?:accident|natural)|"
+                        r"\bhow (?:to|do i|can i|could i) (?:poison|kill|murder|suffocate|strangle) (?:someone|somebody|a person|people|him|her|them|my (?!\w*\s*(?:lice|weeds?|bacteria|germs|mould|mold|fleas|pain))|a (?:man|woman|child|baby))|"
+                        r"\b(?:stop|kill|harm|hurt|poison)\w*\W+(?:\w+\W+){0,6}(?:undetect\w*|untrace\w*|without (?:it )?(?:being )?(?:detected|noticed|traced)|without leaving (?:marks|a trace))|\bundetectable (?:poison|way to kill)|\bmake it (?:look|seem) like an? (?:accident|natural)|"
                         r"\b(?:give|slip|put)\b\W+(?:\w+\W+){0,5}(?:in|into) (?:his|her|their|my \w+'?s?) (?:drink|food|coffee|tea)\b"),
     ("falsifying records", r"\b(falsif\w+|forge|forging|fake|faking|fabricat\w+|alter|doctor|backdat\w+|change)\b\W+(?:\w+\W+){0,5}"
                            r"(medical records?|prescriptions?|sick note|doctor'?s note|lab (?:results?|reports?)|chart|vaccin\w+ (?:card|record|certificate)|death certificate|insurance claim|test results?)"),
