@@ -230,7 +230,7 @@ class DefaultGuardrails(Guardrails):
         classifier = self._load_classifier()
         if classifier is None or not turn.text.strip():
             return None
-        label, probability = classifier.predict([turn.text])[0]
+        label, probability = classifier.predict_one(turn.text)
         reason = f"classifier:{label}:{probability:.2f}"
         if label == "emergency":
             return self._escalate(turn, [reason], ["possible emergency"])
