@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from dataclasses import field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 DATA = Path(__file__).parent / "data"
 WEIGHTS, META = DATA / "classifier.npz", DATA / "classifier.json"
+_CACHE_SIZE = 20_000
 
 
 @cache
@@ -45,6 +47,7 @@ class SafetyClassifier:
     bias: np.ndarray  # (classes,)
     classes: list[str]
     thresholds: dict[str, float]
+    _cache: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, weights: Path = WEIGHTS, meta: Path = META) -> SafetyClassifier:
@@ -79,10 +82,16 @@ class SafetyClassifier:
         return self.decide(self.probabilities(embed(texts)))
 
     def predict_one(self, text: str) -> tuple[str, float]:
-        """(label, probability) for one text; the last few results are cached (rails ask twice)."""
-        return _predict_cached(self, text)
+        """(label, probability) for one text, cached (the rails and the red-team suite ask twice)."""
+        if text not in self._cache:
+            self.prime([text])
+        return self._cache[text]
 
-
-@lru_cache(maxsize=64)
-def _predict_cached(classifier: SafetyClassifier, text: str) -> tuple[str, float]:
-    return classifier.predict([text])[0]
+    def prime(self, texts: list[str]) -> None:
+        """Classify `texts` in one batch and cache the results (much faster than one by one)."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if len(self._cache) + len(todo) > _CACHE_SIZE:
+            self._cache.clear()
+        for start in range(0, len(todo), 256):
+            batch = todo[start:start + 256]
+            self._cache.update(zip(batch, self.predict(batch)))

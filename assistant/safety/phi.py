@@ -29,7 +29,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("IP", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b", re.I)),
     ("SSN", re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b|\b(?:ssn|social security(?: number)?)\W{0,3}(?:is |number |no\.? )?\d{9}\b", re.I)),
     ("DATE", re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?\b")),
-    ("PHONE", re.compile(r"(?<![\w/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]\d{3,4}[\s.-]\d{3,5}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?|\b\d{3}\.\d{3}\.\d{4}\b|(?<!\d)\+\d{8,14}\b")),
+    ("ID", re.compile(r"\b(?:\d{4}[ -]){3}\d{4}\b|\b\d{4}[ -]\d{6}[ -]\d{5}\b")),
+    ("PHONE", re.compile(r"(?<![\w/.,-])(?:\+\d{1,4}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,8}){1,4}(?![\w/-]|[.,]\d)(?:\s*(?:x|ext\.?)\s*\d{1,5})?|(?<!\d)\+\d{8,14}\b")),
     ("ID", re.compile(
         r"\b(?:mrn|medical record(?: number| no\.?)?|record(?: number| no\.?| #)?|chart(?: number| no\.?| #)?|account(?: number| no\.?| #)?|acct\.?|"
         r"member(?: id| number)?|policy(?: number| no\.?)?|insurance id|patient id|pt id|id(?: number| no\.?| #)?|"
@@ -38,15 +39,21 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         r"(?:\s+(?:is|was|of|on file is|reads|number|no\.?))?\s*[:#]?\s*(?=[\w-]*\d)[A-Z0-9][\w-]{2,}", re.I)),
     ("ID", re.compile(r"\b[A-Z]{1,4}-[A-Z0-9]{2,}-[A-Z0-9-]{3,}\b|\b[A-Z]{2}\d{2}[A-Z0-9]{10,30}\b|\b(?:\d[ -]?){13,19}\b")),
     ("DATE", re.compile(
-        rf"\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b|\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|"
+        rf"\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b(?:,?\s+\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?:\s?[ap]\.?m\.?)?)?|\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|"
         rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}(?:,?\s+\d{{4}})?\b|\b(?:the\s+)?{_ORDINAL_WORDS}\s+of\s+{_MONTHS}(?:,?\s+\d{{4}})?|"
         rf"\b{_MONTHS}\s+(?:the\s+)?{_ORDINAL_WORDS}\b|\b{_MONTHS}\s+\d{{4}}\b|"
         rf"\b(?:born|dob|d\.o\.b\.?|date of birth|birthday)\W{{0,3}}(?:on |is |in )?\d{{4}}\b", re.I)),
     ("ADDRESS", re.compile(rf"\b\d{{1,6}}(?:\s+[NSEW]\.?)?(?:\s+[A-Z][\w'-]*){{1,4}}\s+{_STREET}(?=\W|$)(?:\s*(?:apt|apartment|suite|ste|unit|#)\.?\s*\w+)?", re.I)),
     ("ADDRESS", re.compile(r"\b(?:p\.?\s?o\.?\s+box|apt\.?|apartment|suite|unit)\s*#?\s*\d+\w*\b", re.I)),
+    ("ADDRESS", re.compile(r"(?i:\b(?:address(?:es)?|live at|lives at|living at|located at|moved to|ship(?:ped)? to|deliver(?:ed)? to|send (?:it|them|this) to|mail(?:ing)? to))"
+                           r"\b[^:\n.?!]{0,40}?[:\s]+(?:(?:it|this|that) is\s+|here (?:it is|they are)[:\s]+)?(?=[\w\u00C0-\u017F]*\d|[A-Z\u00C0-\u00DE])[^\n?!]{3,120}?(?=[?!\n]|\.\s|\.$|$| for | and (?:my|the|I)\b)")),
+    ("ADDRESS", re.compile(r"\b(?:avenida|av\.|rua|via|viale|calle|carrer|rue|piazza|plaza|ulica|strada|camino)\s+(?:[\w\u00C0-\u017F'.-]+\s+){0,4}\d+\w*|"
+                           r"\b[\w\u00C0-\u017F]+(?:stra(?:ss|ß)e|str\.|gasse|weg|vej|veien|gata|gatan|gade|laan|plein|straat|allee|ring|platz)\s+\d+\w*", re.I)),
+    ("ADDRESS", re.compile(r"(?i:\b(?:live in|lives in|living in|from|near|city of|town of|based in|resides in|moved to|born in|county of))\s+([A-Z\u00C0-\u00DE][\w\u00C0-\u017F'-]+(?:[ -](?:de |del |la |le |am |an der |upon |on |)[A-Z\u00C0-\u00DE][\w\u00C0-\u017F'-]+){0,3})")),
+    ("ZIP", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b|(?<=[A-Za-z\u00C0-\u017F],\s)\s*\d{3,5}(?:[\s-]\d{2,4})?\b|(?<=\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC)\s)\d{5}(?:-\d{4})?\b")),
     ("ADDRESS", re.compile(r"\b[A-Z][a-zA-Z]+(?:\s[A-Z][a-zA-Z]+)?,\s+[A-Z]{2}\b(?:\s+\d{5}(?:-\d{4})?)?")),
     ("ZIP", re.compile(r"(?<![\w.-])\d{5}(?:-\d{4})?(?![\w.-])")),
-    ("AGE", re.compile(r"\b(?:9\d|1[0-2]\d)(?=[- ]?(?:years?|yrs?|y/?o|-year-old|year-old)\b)|\b(?:aged?|age:?)\s+(?:9\d|1[0-2]\d)\b|\b(?:ninety|one hundred)[- ]\w*(?=[- ](?:years?|year-old))", re.I)),
+    ("AGE", re.compile(r"\b(?:9\d|1[0-2]\d)[- ]?(?:years?|yrs?|y/?o)(?:[- ]old)?\b|\b(?:aged?|age:?)\s+(?:9\d|1[0-2]\d)\b|\b(?:ninety|one hundred)[- ]\w*(?=[- ](?:years?|year-old))", re.I)),
     ("NAME", re.compile(r"\b[A-Z][A-Za-z'-]+\^[A-Z][A-Za-z'^-]*")),
 ]
 
@@ -54,11 +61,11 @@ _TITLES = r"(?:mr|mrs|ms|miss|mx|dr|prof|sr|sra|mme|mlle|herr|frau|rev|nurse|sis
 _CUES = (r"(?:patient|pt|name(?:d| is)?|my name is|i am|i'm|this is|called|signed(?: by)?|seen by|referred by|referring|"
          r"attending|guardian|mother|father|son|daughter|wife|husband|brother|sister|contact|caregiver|spouse|"
          r"dear|regards|sincerely|thanks|cc|from|to|by|with|ask for|speak to|for)")
-_NAME_TOKEN = r"[A-Z][a-z'\u00C0-\u017F]+(?:-[A-Z][a-z'\u00C0-\u017F]+)?"
-_NAME_AFTER_TITLE = re.compile(rf"\b{_TITLES}\s+(?:{_NAME_TOKEN}|[A-Z]\.)(?:\s+(?:[A-Z]\.?|{_NAME_TOKEN})){{0,2}}", re.I)
-_NAME_AFTER_CUE = re.compile(rf"(?i:\b{_CUES})[:,]?\s+((?:{_NAME_TOKEN})(?:\s+(?:[A-Z]\.?|{_NAME_TOKEN})){{0,2}})")
-_SURNAME_FIRST = re.compile(rf"\b{_NAME_TOKEN},\s+{_NAME_TOKEN}(?=\s|$|[.,;])")
-_CAPITAL_RUN = re.compile(rf"\b{_NAME_TOKEN}(?:\s+[A-Z]\.)?(?:\s+{_NAME_TOKEN}){{1,2}}\b")
+_NAME_TOKEN = r"[A-Z\u00C0-\u00DE\u0100-\u017F][a-z'\u00DF-\u00FF\u0100-\u017F]+(?:-[A-Z\u00C0-\u00DE][a-z'\u00DF-\u00FF\u0100-\u017F]+)?"
+_NAME_AFTER_TITLE = re.compile(rf"\b{_TITLES}[ \t]+(?:{_NAME_TOKEN}|[A-Z]\.)(?:[ \t]+(?:[A-Z]\.(?=\s)|{_NAME_TOKEN})){{0,2}}", re.I)
+_NAME_AFTER_CUE = re.compile(rf"(?i:\b{_CUES})[:,]?[ \t]+((?:{_NAME_TOKEN})(?:[ \t]+(?:[A-Z]\.(?=\s)|{_NAME_TOKEN})){{0,2}})")
+_SURNAME_FIRST = re.compile(rf"\b{_NAME_TOKEN},[ \t]+{_NAME_TOKEN}(?=\s|$|[.,;])")
+_CAPITAL_RUN = re.compile(rf"\b{_NAME_TOKEN}(?:[ \t]+[A-Z]\.)?(?:[ \t]+{_NAME_TOKEN}){{1,2}}\b")
 
 # Capitalised words that start runs in ordinary clinical text and are not names.
 _COMMON = set("""
@@ -105,7 +112,10 @@ def find_phi(text: str) -> list[tuple[int, int, str]]:
 
     for kind, pattern in _PATTERNS:
         for m in pattern.finditer(text):
-            add(*m.span(), kind)
+            span = m.span(1) if pattern.groups and m.group(1) else m.span()
+            if kind == "PHONE" and len(re.sub(r"\D", "", m.group())) < (6 if m.group().count(" ") >= 2 else 7):
+                continue
+            add(*span, kind)
     for start, end in _names(text):
         add(start, end, "NAME")
     return sorted(found)

@@ -112,6 +112,8 @@ class SafeOutputFilter(OutputFilter):
         self.role, self.citations, self.disclaimer = role, citations, disclaimer
         self.secrets = [(s.lower(), _squash(s)) for s in secrets if s]
         self.protected = protected
+        self.protected_text = " ".join(" ".join(g) for g in protected)
+        self.withheld_last = False
         self.buffer = ""
         self.shown: list[str] = []
         self.flags: set[str] = set()
@@ -143,7 +145,9 @@ class SafeOutputFilter(OutputFilter):
             return sentence
         if self._leaks(body):
             self.flags.add("leak_withheld")
-            return "" if self.shown and self.shown[-1].startswith(WITHHELD) else WITHHELD + space
+            repeat, self.withheld_last = self.withheld_last, True
+            return "" if repeat else WITHHELD + space
+        self.withheld_last = False
         body = self._fix_citations(body)
         if self.role == "patient":
             if _DOSE.search(body) and _PERSONAL.search(body):
@@ -156,7 +160,13 @@ class SafeOutputFilter(OutputFilter):
         low, squashed = text.lower(), _squash(text)
         if any(s in low or (len(q) >= 6 and q in squashed) for s, q in self.secrets):
             return True
-        return bool(self.protected and _shingles(text) & self.protected)
+        if not self.protected:
+            return False
+        words = _words(text)
+        # Short sentences (under a shingle) leak when they are verbatim system-prompt text.
+        if 5 <= len(words) < _SHINGLE + 2 and f" {' '.join(words)} " in f" {self.protected_text} ":
+            return True
+        return bool(_shingles(text) & self.protected)
 
     def _fix_citations(self, text: str) -> str:
         def keep(match: re.Match[str]) -> str:
@@ -241,6 +251,12 @@ class DefaultGuardrails(Guardrails):
         if label == "injection":
             return SafetyDecision("refuse", [reason], REFUSALS["prompt_injection"])
         return None
+
+    def prime(self, texts: list[str]) -> None:
+        """Warm the classifier on many texts at once (the red-team suite calls this before its loop)."""
+        classifier = self._load_classifier() if self.use_classifier else None
+        if classifier is not None:
+            classifier.prime(texts)
 
     def _escalate(self, turn: Turn, reasons: list[str], plain: list[str]) -> SafetyDecision:
         message = EMERGENCY_DOCTOR.format(reasons=", ".join(plain)) if turn.role == "doctor" else EMERGENCY_PATIENT

