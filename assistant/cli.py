@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "assistant.commands.chat",
     "assistant.commands.models",
     "assistant.commands.audit",
+    "assistant.commands.safety",
 ]
 
 

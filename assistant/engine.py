@@ -144,7 +144,8 @@ class Assistant:
         pieces = [_prefix(decision)]
         if pieces[0]:
             yield TokenEvent(pieces[0])
-        rail = self.guardrails.output_filter(turn, decision, citations=len(result.citations))
+        rail = self.guardrails.output_filter(turn, decision)
+        rail.set_sources(len(result.citations))
         t0 = time.perf_counter()
         first: float | None = None
         for chunk in self.llm.stream(messages, self.generation):

@@ -16,6 +16,12 @@ class OutputFilter:
     rewrite it, or append to it in `close`.
     """
 
+    sources = 0
+
+    def set_sources(self, count: int) -> None:
+        """Told by the engine before streaming: how many numbered snippets the model was shown."""
+        self.sources = count
+
     def feed(self, text: str) -> str:
         return text
 
@@ -36,6 +42,6 @@ class Guardrails:
         """Neutralise untrusted text (retrieved snippets, tool output) before it enters a prompt."""
         return text
 
-    def output_filter(self, turn: Turn, decision: SafetyDecision, citations: int = 0) -> OutputFilter:
-        """A fresh streaming output rail for one answer; `citations` is how many snippets were shown."""
+    def output_filter(self, turn: Turn, decision: SafetyDecision) -> OutputFilter:
+        """A fresh streaming output rail for one answer."""
         return OutputFilter()

@@ -101,7 +101,8 @@ class SafeOutputFilter(OutputFilter):
 
     Args:
         role: "patient" or "doctor".
-        citations: how many numbered snippets the model was shown.
+        citations: how many numbered snippets the model was shown (the engine updates it through
+            `set_sources` before streaming).
         secrets: strings that must never appear in an answer (canaries).
         protected: shingles of the system prompts (their text must not be echoed).
         disclaimer: appended once at the end unless already present.
@@ -109,7 +110,7 @@ class SafeOutputFilter(OutputFilter):
 
     def __init__(self, role: str, citations: int, secrets: Iterable[str], protected: set[tuple[str, ...]],
                  disclaimer: str) -> None:
-        self.role, self.citations, self.disclaimer = role, citations, disclaimer
+        self.role, self.sources, self.disclaimer = role, citations, disclaimer
         self.secrets = [(s.lower(), _squash(s)) for s in secrets if s]
         self.protected = protected
         self.protected_text = " ".join(" ".join(g) for g in protected)
@@ -171,7 +172,7 @@ class SafeOutputFilter(OutputFilter):
     def _fix_citations(self, text: str) -> str:
         def keep(match: re.Match[str]) -> str:
             numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
-            if all(1 <= n <= self.citations for n in numbers):
+            if all(1 <= n <= self.sources for n in numbers):
                 return match.group(0)
             self.flags.add("citation_removed")
             return ""
@@ -275,9 +276,9 @@ class DefaultGuardrails(Guardrails):
     def quote(self, text: str) -> str:
         return quote(text)
 
-    def output_filter(self, turn: Turn, decision: SafetyDecision, citations: int = 0) -> SafeOutputFilter:
+    def output_filter(self, turn: Turn, decision: SafetyDecision) -> SafeOutputFilter:
         disclaimer = prompts.render(f"disclaimer_{turn.role}") if turn.role in ("patient", "doctor") else ""
-        return SafeOutputFilter(turn.role, citations, self.secrets, self.protected, disclaimer)
+        return SafeOutputFilter(turn.role, 0, self.secrets, self.protected, disclaimer)
 
 
 _MARKUP = re.compile(r"</?\s*data\s*>|<\|[^|>]{0,40}\|>|\[/?(?:INST|SYS|SYSTEM)\]|<</?SYS>>", re.I)

@@ -23,7 +23,8 @@ def rails() -> DefaultGuardrails:
 
 
 def stream(rails: DefaultGuardrails, text: str, role: str = "patient", citations: int = 2, step: int = 3) -> str:
-    rail = rails.output_filter(Turn("q", role=role), SafetyDecision(), citations=citations)
+    rail = rails.output_filter(Turn("q", role=role), SafetyDecision())
+    rail.set_sources(citations)
     out = "".join(rail.feed(text[i:i + step]) for i in range(0, len(text), step))
     return out + rail.close()
 
@@ -70,7 +71,7 @@ def test_disclaimer_added_once_per_role(rails: DefaultGuardrails) -> None:
 
 
 def test_streaming_holds_back_only_the_open_sentence(rails: DefaultGuardrails) -> None:
-    rail = rails.output_filter(Turn("q"), SafetyDecision(), citations=0)
+    rail = rails.output_filter(Turn("q"), SafetyDecision())
     assert rail.feed("First sentence. Second ha") == "First sentence. "
     assert rail.feed("lf. Th") == "Second half. "
 
