@@ -26,11 +26,11 @@ _STREET = (r"(?:street|st|road|rd|avenue|ave|boulevard|blvd|lane|ln|drive|dr|cou
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
     ("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')]+", re.I)),
-    ("IP", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b", re.I)),
+    ("IP", re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b", re.I)),
     ("SSN", re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b|\b(?:ssn|social security(?: number)?)\W{0,3}(?:is |number |no\.? )?\d{9}\b", re.I)),
     ("DATE", re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?\b")),
     ("ID", re.compile(r"\b(?:\d{4}[ -]){3}\d{4}\b|\b\d{4}[ -]\d{6}[ -]\d{5}\b")),
-    ("PHONE", re.compile(r"(?<![\w/.,-])(?:\+\d{1,4}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,8}){1,4}(?![\w/-]|[.,]\d)(?:\s*(?:x|ext\.?)\s*\d{1,5})?|(?<!\d)\+\d{8,14}\b")),
+    ("PHONE", re.compile(r"(?<![\w/.-])(?:\+\d{1,4}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{2,6}(?:[ .-]\d{2,8}){1,4}(?![\w/]|-\d|[.,]\d)(?:\s*(?:x|ext\.?)\s*\d{1,5})?|(?<!\d)\+\d{8,14}\b")),
     ("ID", re.compile(
         r"\b(?:mrn|medical record(?: number| no\.?)?|record(?: number| no\.?| #)?|chart(?: number| no\.?| #)?|account(?: number| no\.?| #)?|acct\.?|"
         r"member(?: id| number)?|policy(?: number| no\.?)?|insurance id|patient id|pt id|id(?: number| no\.?| #)?|"

@@ -22,7 +22,7 @@ from assistant.safety import datasets
 from assistant.safety.phi import find_phi
 
 STRUCTURED = {"email", "phone", "ssn", "mrn", "date", "url", "ip", "device", "account", "credit_card", "iban",
-              "zip", "drivers_license", "health_plan", "license", "fax", "vehicle", "certificate"}
+              "drivers_license", "health_plan", "license", "fax", "vehicle", "certificate"}
 NAMES = {"name", "person"}
 GENERATED = ["credit_card", "ssn", "iban", "ip", "date_time"]
 
