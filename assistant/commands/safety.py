@@ -86,13 +86,15 @@ def run_redteam_command(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {"command": "medassist safety redteam", "args": {"limit": args.limit, "seed": args.seed, "sections": sections,
               "rules_only": args.rules_only, "guardrails": settings.guardrails}, "seconds": seconds,
-              **_provenance(), "metrics": metrics, "rows": rows}
+              **_provenance(), "metrics": metrics}
     out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    rows_path = out.with_suffix(".rows.jsonl")  # per-sample rows quote third-party prompts: kept out of git
+    rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
         print_table(metrics)
-        print(f"\n{len(rows)} samples in {seconds} s; rows and metrics written to {out}")
+        print(f"\n{len(rows)} samples in {seconds} s; metrics written to {out}, rows to {rows_path}")
     return 0
 
 
