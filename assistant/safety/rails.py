@@ -226,7 +226,9 @@ class DefaultGuardrails(Guardrails):
         if rules.injection(text):
             return SafetyDecision("refuse", ["prompt_injection"], REFUSALS["prompt_injection"])
         if rules.self_harm(text):
-            return SafetyDecision("escalate", ["self_harm"], CRISIS)
+            # Asking for means or methods: crisis resources only, the model does not run.
+            action = "refuse" if rules.self_harm_method(text) else "escalate"
+            return SafetyDecision(action, ["self_harm"], CRISIS)
         harms = rules.harmful(text)
         if harms:
             reason = harms[0].reason
@@ -246,7 +248,7 @@ class DefaultGuardrails(Guardrails):
         if label == "emergency":
             return self._escalate(turn, [reason], ["possible emergency"])
         if label == "self_harm":
-            return SafetyDecision("escalate", [reason], CRISIS)
+            return SafetyDecision("refuse" if rules.self_harm_method(turn.text) else "escalate", [reason], CRISIS)
         if label == "harmful":
             return SafetyDecision("refuse", [reason], REFUSALS["harmful"])
         if label == "injection":

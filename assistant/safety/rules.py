@@ -130,7 +130,7 @@ def _negated(clause: str, start: int) -> bool:
 
 def _asserted(pattern: str, parts: list[str]) -> bool:
     for clause in parts:
-        for match in re.finditer(pattern, clause):
+        for match in re.finditer(rf"\b(?:{pattern})", clause):
             if not _negated(clause, match.start()):
                 return True
     return False
@@ -168,6 +168,14 @@ def self_harm(text: str) -> bool:
     if not _asserted(_SELF_HARM.pattern, parts):
         return False
     return framing(text) != "general" or bool(re.search(r"\b(i|i'?m|i am|myself|my ?self)\b", text.lower()))
+
+
+_METHOD = re.compile(r"\b(how (?:to|do i|can i|could i|would i|many|much)|instructions?|ways? to|methods?|best way|painless|lethal|what dose|tips|guide|steps?)\b")
+
+
+def self_harm_method(text: str) -> bool:
+    """True when a self-harm message asks for means or methods (answered with crisis resources only)."""
+    return bool(_METHOD.search(text.lower()))
 
 
 def harmful(text: str) -> list[RuleHit]:
