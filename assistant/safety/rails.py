@@ -48,6 +48,11 @@ CRISIS = (
     "& Crisis Lifeline); in the UK and Ireland call Samaritans on 116 123; elsewhere, findahelpline.com "
     "lists free, confidential lines. If you can, reach out to someone you trust and stay with them."
 )
+CRISIS_DOCTOR = (
+    "Suicide or self-harm risk flagged: assess immediate safety (intent, plan, means, protective "
+    "factors), do not leave a person at imminent risk alone, and involve crisis or emergency services "
+    "as needed (US 988 Suicide & Crisis Lifeline; UK Samaritans 116 123)."
+)
 REFUSALS = {
     "weapons or toxins": "I can't help make toxins, weapons or illegal drugs. I can explain how poisoning is "
                          "recognised and treated, or how to store chemicals and medicines safely.",
@@ -228,7 +233,7 @@ class DefaultGuardrails(Guardrails):
         if rules.self_harm(text):
             # Asking for means or methods: crisis resources only, the model does not run.
             action = "refuse" if rules.self_harm_method(text) else "escalate"
-            return SafetyDecision(action, ["self_harm"], CRISIS)
+            return SafetyDecision(action, ["self_harm"], CRISIS_DOCTOR if turn.role == "doctor" else CRISIS)
         harms = rules.harmful(text)
         if harms:
             reason = harms[0].reason
@@ -248,7 +253,8 @@ class DefaultGuardrails(Guardrails):
         if label == "emergency":
             return self._escalate(turn, [reason], ["possible emergency"])
         if label == "self_harm":
-            return SafetyDecision("refuse" if rules.self_harm_method(turn.text) else "escalate", [reason], CRISIS)
+            action = "refuse" if rules.self_harm_method(turn.text) else "escalate"
+            return SafetyDecision(action, [reason], CRISIS_DOCTOR if turn.role == "doctor" else CRISIS)
         if label == "harmful":
             return SafetyDecision("refuse", [reason], REFUSALS["harmful"])
         if label == "injection":

@@ -76,3 +76,8 @@ def test_harmful_requests_are_refused_with_a_safe_alternative(rails: DefaultGuar
 ])
 def test_injection_in_user_text_is_refused(rails: DefaultGuardrails, text: str) -> None:
     assert rails.check_input(Turn(text)).reasons == ["prompt_injection"]
+
+
+def test_doctor_gets_a_clinical_self_harm_message(rails: DefaultGuardrails) -> None:
+    doctor = rails.check_input(Turn("I want to end my life", role="doctor"))
+    assert doctor.action == "escalate" and "assess immediate safety" in doctor.message
