@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "assistant.commands.models",
     "retrieval.cli",
     "vision.cli",
+    "assistant.commands.audit",
+    "assistant.commands.safety",
 ]
 
 

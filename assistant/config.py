@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     retrieval_min_score: float = 0.3
     tools: str = Field("all", description="tools to enable: all, none, or names such as retrieval,xray")
     classifier: str = "pneumonia-xception"
-    guardrails: str = "none"
+    guardrails: str = Field("default", description="safety layer: default or none")
     audit_db: Path | None = Field(None, description="SQLite audit log (default: CACHE_DIR/audit.sqlite3)")
     audit_retention_days: int = 30
     host: str = "127.0.0.1"
@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     retrieval_hybrid: bool = Field(True, description="fuse BM25 with dense search (False: dense only)")
     index_autobuild: bool = Field(True, description="build the bundled index on first start when the default one is missing")
     reranker: str | None = Field(None, description="optional cross-encoder (hub id or folder) re-ordering retrieved snippets")
+    safety_classifier: bool = Field(True, description="use the learned input classifier on top of the safety rules")
+    safety_canaries: SecretStr | None = Field(None, description="comma-separated secrets no answer may contain")
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.cache_dir / "index" / "bundled"

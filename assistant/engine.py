@@ -145,6 +145,7 @@ class Assistant:
         if pieces[0]:
             yield TokenEvent(pieces[0])
         rail = self.guardrails.output_filter(turn, decision)
+        rail.set_sources(len(result.citations))
         t0 = time.perf_counter()
         first: float | None = None
         for chunk in self.llm.stream(messages, self.generation):
@@ -189,14 +190,15 @@ class Assistant:
         system: Message = {"role": "system", "content": prompts.render(f"system_{turn.role}")}
         history = [m for m in turn.history if m["role"] in ("user", "assistant")]
         citations = list(citations)
-        bare = [system, _user(turn, [], [], False)]
+        quote = self.guardrails.quote
+        bare = [system, _user(turn, [], [], False, quote)]
         if self.llm.count_tokens(bare) > budget:
             raise InputError(
                 f"Your message is too long for this model ({self.llm.count_tokens(bare)} tokens with the "
                 f"instructions; at most {budget}): please shorten it."
             )
         while True:
-            messages = [system, *history, _user(turn, citations, contexts, grounding_tried)]
+            messages = [system, *history, _user(turn, citations, contexts, grounding_tried, quote)]
             if self.llm.count_tokens(messages) <= budget:
                 return messages, citations
             if history:
@@ -206,7 +208,7 @@ class Assistant:
             elif contexts:
                 contexts = contexts[:-1]
             else:
-                return [system, _user(turn, [], [], False)], []
+                return [system, _user(turn, [], [], False, quote)], []
 
 
 def _validate(turn: Turn) -> None:
@@ -216,9 +218,11 @@ def _validate(turn: Turn) -> None:
         raise InputError("The message is empty: please type a question.")
 
 
-def _user(turn: Turn, citations: list[Citation], contexts: list[str], grounding_tried: bool) -> Message:
+def _user(turn: Turn, citations: list[Citation], contexts: list[str], grounding_tried: bool,
+          quote: Callable[[str], str] = str) -> Message:
+    # Snippet text and titles are untrusted (a retrieved document may carry instructions): quote them.
     snippets = [
-        {"number": i, "title": c.title, "source": c.source, "year": c.year, "text": c.text}
+        {"number": i, "title": quote(c.title), "source": c.source, "year": c.year, "text": quote(c.text)}
         for i, c in enumerate(citations, 1)
     ]
     question = turn.text.strip() or "Please describe the results for the attached image."

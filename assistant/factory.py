@@ -24,6 +24,7 @@ TOOL_BUILDERS: dict[str, str] = {
 
 GUARDRAILS: dict[str, str] = {
     "none": "assistant.safety:Guardrails",
+    "default": "assistant.safety.rails:DefaultGuardrails",
 }
 
 
@@ -56,7 +57,9 @@ def build_guardrails(settings: Settings) -> Guardrails:
 
 
 def build_observers(settings: Settings) -> list[Any]:
-    return []
+    from assistant.safety.audit import AuditLog
+
+    return [AuditLog.from_settings(settings)]
 
 
 def build_assistant(settings: Settings, llm: LLM | None = None, tools: list[Tool] | None = None) -> Assistant:

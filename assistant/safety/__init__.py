@@ -16,6 +16,12 @@ class OutputFilter:
     rewrite it, or append to it in `close`.
     """
 
+    sources = 0
+
+    def set_sources(self, count: int) -> None:
+        """Told by the engine before streaming: how many numbered snippets the model was shown."""
+        self.sources = count
+
     def feed(self, text: str) -> str:
         return text
 

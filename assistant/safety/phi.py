@@ -1,0 +1,150 @@
+"""PHI redaction for everything MedAssist logs or stores: `redact(text) -> str`.
+
+Regular expressions, ordered from the most specific identifier to the least: emails, URLs, IP
+addresses, SSNs, phone numbers, record/account/device numbers, dates, street addresses, ZIP codes,
+ages over 89, DICOM-style names (``DOE^JOHN``) and person names. Each span becomes a typed
+placeholder such as ``[PHONE]`` so that a redacted log stays readable.
+
+Names are the hard part for rules: we catch names after a title (Mr, Dr, ...), after cue words
+("patient", "my name is", "named", "signed by", ...), "Surname, Firstname" pairs, and runs of two
+or three capitalised words that are not common English/medical words. Recall on names is measured
+and reported separately in docs/safety.md; do not assume every name is caught.
+`redact_dicom(ds)` blanks the patient-identifying tags of a pydicom dataset in place.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_ORDINAL_WORDS = r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-\w+|thirtieth|thirty-first)"
+_STREET = (r"(?:street|st|road|rd|avenue|ave|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|"
+           r"circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl|crescent|close|row|alley|plaza|loop|path|pike)\.?")
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')]+", re.I)),
+    ("IP", re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)|\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b", re.I)),
+    ("SSN", re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b|\b(?:ssn|social security(?: number)?)\W{0,3}(?:is |number |no\.? )?\d{9}\b", re.I)),
+    ("DATE", re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?\b")),
+    ("ID", re.compile(r"\b(?:\d{4}[ -]){3}\d{4}\b|\b\d{4}[ -]\d{6}[ -]\d{5}\b")),
+    ("PHONE", re.compile(r"(?<![\w/.-])(?:\+\d{1,4}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{2,6}(?:[ .-]\d{2,8}){1,4}(?![\w/]|-\d|[.,]\d)(?:\s*(?:x|ext\.?)\s*\d{1,5})?|(?<!\d)\+\d{8,14}\b")),
+    ("ID", re.compile(
+        r"\b(?:mrn|medical record(?: number| no\.?)?|record(?: number| no\.?| #)?|chart(?: number| no\.?| #)?|account(?: number| no\.?| #)?|acct\.?|"
+        r"member(?: id| number)?|policy(?: number| no\.?)?|insurance id|patient id|pt id|id(?: number| no\.?| #)?|"
+        r"licen[cs]e(?: number| no\.?| plate)?|plate|serial(?: number| no\.?)?|device(?: id| serial)?|sn|health plan(?: number| id)?|"
+        r"beneficiary(?: number| id)?|certificate(?: number| no\.?)?|case(?: number| no\.?| #)?|accession(?: number| no\.?)?|npi|dea|vin|iban|passport(?: number| no\.?)?)"
+        r"(?:\s+(?:is|was|of|on file is|reads|number|no\.?))?\s*[:#]?\s*(?=[\w-]*\d)[A-Z0-9][\w-]{2,}", re.I)),
+    ("ID", re.compile(r"\b[A-Z]{1,4}-[A-Z0-9]{2,}-[A-Z0-9-]{3,}\b|\b[A-Z]{2}\d{2}[A-Z0-9]{10,30}\b|\b(?:\d[ -]?){13,19}\b")),
+    ("DATE", re.compile(
+        rf"\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b(?:,?\s+\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?:\s?[ap]\.?m\.?)?)?|\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|"
+        rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}(?:,?\s+\d{{4}})?\b|\b(?:the\s+)?{_ORDINAL_WORDS}\s+of\s+{_MONTHS}(?:,?\s+\d{{4}})?|"
+        rf"\b{_MONTHS}\s+(?:the\s+)?{_ORDINAL_WORDS}\b|\b{_MONTHS}\s+\d{{4}}\b|"
+        rf"\b(?:born|dob|d\.o\.b\.?|date of birth|birthday)\W{{0,3}}(?:on |is |in )?\d{{4}}\b", re.I)),
+    ("ADDRESS", re.compile(rf"\b\d{{1,6}}(?:\s+[NSEW]\.?)?(?:\s+[A-Z][\w'-]*){{1,4}}\s+{_STREET}(?=\W|$)(?:\s*(?:apt|apartment|suite|ste|unit|#)\.?\s*\w+)?", re.I)),
+    ("ADDRESS", re.compile(r"\b(?:p\.?\s?o\.?\s+box|apt\.?|apartment|suite|unit)\s*#?\s*\d+\w*\b", re.I)),
+    ("ADDRESS", re.compile(r"(?i:\b(?:address(?:es)?|live at|lives at|living at|located at|moved to|ship(?:ped)? to|deliver(?:ed)? to|send (?:it|them|this) to|mail(?:ing)? to))"
+                           r"\b[^:\n.?!]{0,40}?[:\s]+(?:(?:it|this|that) is\s+|here (?:it is|they are)[:\s]+)?(?=[\w\u00C0-\u017F]*\d|[A-Z\u00C0-\u00DE])[^\n?!]{3,120}?(?=[?!\n]|\.\s|\.$|$| for | and (?:my|the|I)\b)")),
+    ("ADDRESS", re.compile(r"\b(?:avenida|av\.|rua|via|viale|calle|carrer|rue|piazza|plaza|ulica|strada|camino)\s+(?:[\w\u00C0-\u017F'.-]+\s+){0,4}\d+\w*|"
+                           r"\b[\w\u00C0-\u017F]+(?:stra(?:ss|ß)e|str\.|gasse|weg|vej|veien|gata|gatan|gade|laan|plein|straat|allee|ring|platz)\s+\d+\w*", re.I)),
+    ("ADDRESS", re.compile(r"(?i:\b(?:live in|lives in|living in|from|near|city of|town of|based in|resides in|moved to|born in|county of))\s+([A-Z\u00C0-\u00DE][\w\u00C0-\u017F'-]+(?:[ -](?:de |del |la |le |am |an der |upon |on |)[A-Z\u00C0-\u00DE][\w\u00C0-\u017F'-]+){0,3})")),
+    ("ZIP", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b|(?<=[A-Za-z\u00C0-\u017F],\s)\s*\d{3,5}(?:[\s-]\d{2,4})?\b|(?<=\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC)\s)\d{5}(?:-\d{4})?\b")),
+    ("ADDRESS", re.compile(r"\b[A-Z][a-zA-Z]+(?:\s[A-Z][a-zA-Z]+)?,\s+[A-Z]{2}\b(?:\s+\d{5}(?:-\d{4})?)?")),
+    ("ZIP", re.compile(r"(?<![\w.-])\d{5}(?:-\d{4})?(?![\w.-])")),
+    ("AGE", re.compile(r"\b(?:9\d|1[0-2]\d)[- ]?(?:years?|yrs?|y/?o)(?:[- ]old)?\b|\b(?:aged?|age:?)\s+(?:9\d|1[0-2]\d)\b|\b(?:ninety|one hundred)[- ]\w*(?=[- ](?:years?|year-old))", re.I)),
+    ("NAME", re.compile(r"\b[A-Z][A-Za-z'-]+\^[A-Z][A-Za-z'^-]*")),
+]
+
+_TITLES = r"(?:mr|mrs|ms|miss|mx|dr|prof|sr|sra|mme|mlle|herr|frau|rev|nurse|sister)\.?"
+_CUES = (r"(?:patient|pt|name(?:d| is)?|my name is|i am|i'm|this is|called|signed(?: by)?|seen by|referred by|referring|"
+         r"attending|guardian|mother|father|son|daughter|wife|husband|brother|sister|contact|caregiver|spouse|"
+         r"dear|regards|sincerely|thanks|cc|from|to|by|with|ask for|speak to|for)")
+_NAME_TOKEN = r"[A-Z\u00C0-\u00DE\u0100-\u017F][a-z'\u00DF-\u00FF\u0100-\u017F]+(?:-[A-Z\u00C0-\u00DE][a-z'\u00DF-\u00FF\u0100-\u017F]+)?"
+_NAME_AFTER_TITLE = re.compile(rf"\b{_TITLES}[ \t]+(?:{_NAME_TOKEN}|[A-Z]\.)(?:[ \t]+(?:[A-Z]\.(?=\s)|{_NAME_TOKEN})){{0,2}}", re.I)
+_NAME_AFTER_CUE = re.compile(rf"(?i:\b{_CUES})[:,]?[ \t]+((?:{_NAME_TOKEN})(?:[ \t]+(?:[A-Z]\.(?=\s)|{_NAME_TOKEN})){{0,2}})")
+_SURNAME_FIRST = re.compile(rf"\b{_NAME_TOKEN},[ \t]+{_NAME_TOKEN}(?=\s|$|[.,;])")
+_CAPITAL_RUN = re.compile(rf"\b{_NAME_TOKEN}(?:[ \t]+[A-Z]\.)?(?:[ \t]+{_NAME_TOKEN}){{1,2}}\b")
+
+# Capitalised words that start runs in ordinary clinical text and are not names.
+_COMMON = set("""
+a an the this that these those he she it we they i you my your his her our their there here what when where which who why how
+if in on at of for to from by with and or but not no yes please thanks thank dear patient doctor nurse hospital clinic
+emergency department ward unit room street road avenue monday tuesday wednesday thursday friday saturday sunday
+january february march april may june july august september october november december today tomorrow yesterday
+progress note history physical exam assessment plan discharge summary admission chief complaint medications allergies
+diagnosis impression findings results labs vitals review systems family social past medical surgical follow up
+chest x ray ct mri ecg ekg bp hr rr covid type diabetes mellitus heart attack stroke disease syndrome cancer blood pressure
+new old general internal medicine public health national american british world health organization centers control
+prevention university college school insurance medicare medicaid is are was were be been can could should would will
+also after before during since until while because although however therefore reach call contact send email phone
+please confirm update change need want help let lost card bank account number address state city county country north south
+east west mount saint st lake river valley hill park center centre county community care services service
+""".split())
+
+
+def _is_name_run(run: str) -> bool:
+    words = [w for w in re.split(r"\s+", run) if not re.fullmatch(r"[A-Z]\.", w)]
+    return len(words) >= 2 and not any(w.lower().strip("'") in _COMMON for w in words)
+
+
+def _names(text: str) -> list[tuple[int, int]]:
+    spans = [m.span() for m in _NAME_AFTER_TITLE.finditer(text)]
+    for m in _NAME_AFTER_CUE.finditer(text):
+        first = m.group(1).split()[0]
+        if first.lower() not in _COMMON:
+            spans.append(m.span(1))
+    spans += [m.span() for m in _SURNAME_FIRST.finditer(text) if _is_name_run(m.group().replace(",", ""))]
+    spans += [m.span() for m in _CAPITAL_RUN.finditer(text) if _is_name_run(m.group())]
+    return spans
+
+
+def find_phi(text: str) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, kind) spans of identifiers in `text`, in order."""
+    found: list[tuple[int, int, str]] = []
+    taken = [False] * len(text)
+
+    def add(start: int, end: int, kind: str) -> None:
+        if start < end and not any(taken[start:end]):
+            found.append((start, end, kind))
+            taken[start:end] = [True] * (end - start)
+
+    for kind, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            span = m.span(1) if pattern.groups and m.group(1) else m.span()
+            if kind == "PHONE" and len(re.sub(r"\D", "", m.group())) < (6 if m.group().count(" ") >= 2 else 7):
+                continue
+            add(*span, kind)
+    for start, end in _names(text):
+        add(start, end, "NAME")
+    return sorted(found)
+
+
+def redact(text: str) -> str:
+    """`text` with every identifier found replaced by a typed placeholder such as ``[NAME]``."""
+    out, last = [], 0
+    for start, end, kind in find_phi(text):
+        out.append(text[last:start] + f"[{kind}]")
+        last = end
+    return "".join(out) + text[last:]
+
+
+DICOM_PHI_TAGS = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientBirthTime", "PatientAddress", "PatientTelephoneNumbers",
+    "OtherPatientIDs", "OtherPatientNames", "PatientMotherBirthName", "MedicalRecordLocator", "AccessionNumber",
+    "InstitutionName", "InstitutionAddress", "ReferringPhysicianName", "PerformingPhysicianName",
+    "OperatorsName", "StudyID", "PatientAge", "IssuerOfPatientID", "PatientInsurancePlanCodeSequence",
+)
+
+
+def redact_dicom(ds: Any) -> Any:
+    """Blank the patient-identifying tags of a pydicom `Dataset` in place and return it."""
+    for keyword in DICOM_PHI_TAGS:
+        if keyword in ds:
+            element = ds.data_element(keyword)
+            if element is not None and element.VR == "SQ":
+                del ds[element.tag]
+            elif element is not None:
+                element.value = ""
+    return ds

@@ -1,0 +1,198 @@
+"""Fast rule layer of the input rails: emergency red flags, self-harm, harmful requests, injection.
+
+Rules are regular expressions over lower-cased text, grouped by category. A red-flag match only
+counts when it is *asserted now*: the clause it sits in must not negate it ("no chest pain",
+"denies shortness of breath"), and the message must not frame it as past history ("years ago",
+"history of") or as a general/hypothetical question ("what are the signs of a stroke?") unless it
+also says it is happening now ("right now", "just collapsed"). Rules are kept for what they are
+reliable at; paraphrases they miss are the learned classifier's job (`assistant.safety.classifier`).
+
+Notable choice: negation scope is the clause (split at punctuation and "but"/"although"), looking
+back at most five words, as in NegEx; this is simple, explainable and easy to test.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NEGATORS = re.compile(
+    r"\b(no|not|never|without|denies|denied|deny|negative for|free of|nor|none|"
+    r"isn'?t|aren'?t|wasn'?t|don'?t|doesn'?t|didn'?t|haven'?t|hasn'?t|hadn'?t|"
+    r"no longer|ruled out|absence of|stopped|went away|resolved)\b"
+)
+_CLAUSE_SPLIT = re.compile(r"[.;!?\n]|,\s*(?:but|although|though|however)\b|\b(?:but|although|though|however)\b")
+_ACUTE = re.compile(
+    r"\b(right now|now|currently|at the moment|this (?:morning|evening|afternoon)|tonight|today|"
+    r"just (?:started|collapsed|fainted|took|swallowed|passed out)|is having|are having|am having|"
+    r"i'?m having|he'?s having|she'?s having|for the (?:last|past) (?:few )?(?:minutes?|hours?)|"
+    r"minutes? ago|an hour ago|hours? ago|please help|help me now|need help now|call (?:911|999|112|an ambulance))\b"
+)
+_PAST = re.compile(
+    r"\b(\d+|a few|several|many|two|three|four|five|ten) (?:years?|months?|weeks?) ago\b|"
+    r"\blast (?:year|month|summer|winter|spring|autumn|fall)\b|\bused to\b|\bhistory of\b|"
+    r"\bwhen i was (?:a )?(?:child|kid|young|teenager|student)\b|\bback in (?:19|20)\d\d\b|\bin (?:19|20)\d\d\b"
+)
+_GENERAL = re.compile(
+    r"\b(what (?:are|is) (?:the )?(?:signs?|symptoms?|warning signs?|causes?|risk factors?|treatments?)|"
+    r"how (?:do|can|would|should) (?:i|you|we|one|people) (?:tell|recogni[sz]e|know|spot|identify|prevent)|"
+    r"what (?:should|do|would|could) (?:i|you|we|one|people) do if|what to do if|"
+    r"if (?:someone|somebody|a person|a patient|a child|my \w+ ever)|hypothetical(?:ly)?|"
+    r"in (?:a|my) (?:novel|story|essay|exam|class|lecture)|for (?:an?|my) (?:exam|essay|class|assignment|quiz)|"
+    r"explain|difference between|how common|statistics|is it true that|can you tell me about|how does|how do (?:doctors|hospitals|vaccines|they)|"
+    r"why (?:does|is|do|are)|what (?:is|are) (?:an? )?[\w-]+(?: [\w-]+)? (?:and|\?)|what (?:is|are) (?:an? )?[\w-]+(?: [\w-]+)?$)\b"
+)
+
+# (category, reason, pattern). Every match must be non-negated in its clause.
+_RED_FLAGS: list[tuple[str, str, str]] = [
+    ("cardiac", "crushing chest pain", r"crushing (?:chest )?pain|chest (?:feels? like|is) (?:being )?(?:crushed|squeezed)|elephant (?:sitting )?on (?:my|his|her) chest"),
+    ("cardiac", "heart attack now", r"(?:having|is having|am having|think (?:i'?m|he'?s|she'?s|i am) having) (?:a )?heart attack"),
+    ("stroke", "stroke signs", r"face (?:is )?(?:drooping|droops|drooped)|droop(?:ing|y)? (?:face|mouth|side of (?:the|his|her|my) face)|slurr(?:ed|ing) (?:speech|words|his words|her words|my words)|speech (?:is|was) slurred|"
+               r"(?:sudden|suddenly)\W+(?:\w+\W+){0,3}(?:weak|weakness|numb|numbness|paraly[sz]ed|can'?t (?:move|lift|see|speak|talk))|"
+               r"can'?t (?:lift|raise|move) (?:his|her|my|their) (?:left|right)? ?(?:arm|leg)|one side of (?:his|her|my|the) (?:body|face) (?:is|went|has gone) (?:numb|weak|limp)|"
+               r"(?:having|is having|had) a stroke|worst headache (?:of|in) (?:my|his|her|their) life|thunderclap headache"),
+    ("anaphylaxis", "anaphylaxis signs", r"anaphyla\w+|(?:throat|tongue|lips?|face|mouth) (?:is |are |feels? |started )?(?:swelling|swollen|closing|tight)|swelling (?:of|in) (?:the |his |her |my )?(?:throat|tongue|lips?)|"
+               r"allergic reaction\W+(?:\w+\W+){0,8}(?:breath|wheez|swell|hives)|epi-?pen|stung\W+(?:\w+\W+){0,6}(?:breath|swell)"),
+    ("breathing", "cannot breathe", r"can'?t breathe|cannot breathe|unable to breathe|struggling to breathe|gasping for (?:air|breath)|(?:lips|face|skin) (?:are |is |turning |turned |going )+(?:blue|grey|gray)|turning blue|choking|stopped breathing|not breathing"),
+    ("bleeding", "severe bleeding", r"(?:won'?t|will not|doesn'?t|does not|can'?t|cannot) stop(?:ping)? (?:the )?bleed|bleeding (?:heavily|a lot|badly|profusely|everywhere|non-?stop|through)|"
+               r"(?:heavy|severe|massive|uncontrolled|uncontrollable) bleeding|soak(?:ing|ed) through|spurting|pool of blood|(?:vomiting|throwing up|coughing up) (?:a lot of )?blood|blood everywhere"),
+    ("overdose", "overdose or poisoning", r"overdos\w*|took (?:a |an )?(?:whole|entire|full) (?:bottle|pack|box|packet)|took (?:too many|way too many|\d{2,}|a handful of|all (?:of )?(?:my|his|her|the)) (?:\w+ )?(?:pills|tablets|capsules)|"
+               r"(?:swallowed|drank|ate|ingested) (?:some |a |the |bleach|battery|button batter|antifreeze|drain cleaner|pills|tablets|rat poison|poison)\w*|"
+               r"(?:swallowed|drank|ate) (?:some |a bottle of |a bunch of |)(?:\w+ )?(?:pills|tablets|bleach|cleaner|poison|chemicals)|poisoned"),
+    ("unresponsive", "hard to wake or unresponsive", r"(?:hard|difficult|impossible) to (?:wake|rouse|arouse)|(?:can'?t|cannot|won'?t|will not) (?:wake (?:him|her|them|it|my \w+)?|be woken|rouse)|won'?t wake up|"
+               r"unresponsive|not responding|unconscious|passed out and|collapsed|(?:very |really )?floppy|limp and|won'?t open (?:his|her|their) eyes"),
+    ("seizure", "seizure", r"(?:having|is having|had) a (?:seizure|fit|convulsion)|seizing|convulsing|seizure (?:that )?(?:won'?t stop|lasting|for (?:more than )?(?:\d+|five|ten) min)"),
+    ("meningitis", "meningitis signs", r"(?:stiff neck|neck (?:is |so )?stiff)\W+(?:\w+\W+){0,10}(?:fever|rash|light)|(?:fever|rash)\W+(?:\w+\W+){0,10}(?:stiff neck|neck (?:is )?stiff)|rash (?:that )?(?:doesn'?t|does not|won'?t) fade"),
+    ("infant_fever", "fever in a young baby", r"(?:\d|one|two|three|six|eight|newborn)\W*(?:-| )?(?:week|day|month)s?[- ]old\W+(?:\w+\W+){0,8}(?:fever|temperature of|temp of)|newborn\W+(?:\w+\W+){0,6}fever"),
+    ("cardiac_combo", "chest pain", r"(?:chest|heart) (?:pain|pressure|tightness|heaviness|squeezing|ache)|pain in (?:my|his|her|the) chest|chest (?:hurts|feels tight)"),
+    ("breath_combo", "breathlessness", r"short(?:ness)? of breath|breathless|out of breath|hard to breathe|difficulty breathing|trouble breathing|can'?t catch (?:my|his|her) breath"),
+    ("sweat_combo", "sweating", r"sweat(?:ing|y|s)|clammy|cold sweat|diaphore\w+"),
+    ("radiate_combo", "pain spreading to arm or jaw", r"(?:arm|jaw|neck|back)\W+(?:\w+\W+){0,4}(?:pain|hurts|aches|numb)|(?:spreading|radiating|going) (?:down|to|into) (?:my|his|her|the) (?:left )?(?:arm|jaw)"),
+    ("faint_combo", "fainting", r"faint(?:ed|ing)?|passed out|dizzy|light-?headed|nause\w+|vomit\w*"),
+]
+_COMBOS = {"cardiac_combo": ("breath_combo", "sweat_combo", "radiate_combo", "faint_combo")}
+_COMBO_PARTS = {"breath_combo", "sweat_combo", "radiate_combo", "faint_combo"}
+
+_SELF_HARM = re.compile(
+    r"\b(kill(?:ing)? my ?self|end(?:ing)? (?:it all|my (?:own )?life)|take my (?:own )?life|suicid\w*|want(?:ed)? to die|"
+    r"don'?t want to (?:live|be alive|wake up)|better off dead|no reason to live|not worth living|"
+    r"(?:cut|cutting|hurt|hurting|harm|harming) (?:my ?self|myself)|self[- ]harm\w*|overdose on purpose|jump(?:ing)? off (?:a|the) (?:bridge|building|roof|cliff)|hang(?:ing)? myself)"
+)
+
+_HARMFUL: list[tuple[str, str]] = [
+    ("weapons or toxins", r"\b(synthesi[sz]e|make|making|produce|producing|manufactur\w+|create|cook|extract|culture|weaponi[sz]e|brew)\b\W+(?:\w+\W+){0,6}"
+                          r"(ricin|sarin|vx|tabun|soman|nerve agent|novichok|anthrax|botulinum|toxin|chemical weapon|bio-?weapon|biological (?:weapon|warfare)|"
+                          r"dimethylmercury|mustard gas|chlorine gas|explosive|bomb|meth(?:amphetamine)?|fentanyl|heroin|poison|pathogen)"),
+    ("hurting someone", r"\b(lethal|fatal|deadly|killing) (?:dose|amount|quantity)\b\W+(?:\w+\W+){0,8}(?:kill|someone|somebody|person|him|her|my (?:wife|husband|partner|boss|mother|father|neighbou?r|\w+)|undetect|untrace|without)|"
+                        r"\b(?:poison|kill|harm|hurt|sedate|drug)\b (?:my |someone|somebody|a person|him|her|them)\w*\W+(?:\w+\W+){0,8}(?:without|undetect|untrace|so (?:it|they|that)|look like|secretly|slowly)|"
+                        r"\bhow (?:to|do i|can i|could i) (?:poison|kill|murder|suffocate|strangle) (?:someone|somebody|a person|people|him|her|them|my (?!\w*\s*(?:lice|weeds?|bacteria|germs|mould|mold|fleas|pain))|a (?:man|woman|child|baby))|"
+                        r"\b(?:stop|kill|harm|hurt|poison)\w*\W+(?:\w+\W+){0,6}(?:undetect\w*|untrace\w*|without (?:it )?(?:being )?(?:detected|noticed|traced)|without leaving (?:marks|a trace))|\bundetectable (?:poison|way to kill)|\bmake it (?:look|seem) like an? (?:accident|natural)|"
+                        r"\b(?:give|slip|put)\b\W+(?:\w+\W+){0,5}(?:in|into) (?:his|her|their|my \w+'?s?) (?:drink|food|coffee|tea)\b"),
+    ("falsifying records", r"\b(falsif\w+|forge|forging|fake|faking|fabricat\w+|alter|doctor|backdat\w+|change)\b\W+(?:\w+\W+){0,5}"
+                           r"(medical records?|prescriptions?|sick note|doctor'?s note|lab (?:results?|reports?)|chart|vaccin\w+ (?:card|record|certificate)|death certificate|insurance claim|test results?)"),
+    ("illegal drugs", r"\b(buy|get|obtain|order|score|source|purchase)\b\W+(?:\w+\W+){0,6}(oxy\w*|opioids?|xanax|adderall|fentanyl|percocet|vicodin|morphine|ketamine|benzos?|steroids|controlled (?:drugs?|substances?))\W+(?:\w+\W+){0,6}"
+                      r"(without (?:a )?(?:prescription|script|doctor)|illegal\w*|on the street|dark ?web|online without|no prescription)|"
+                      r"\b(trick|fool|con|lie to) (?:a |my |the )?(?:doctor|pharmacist|gp)\W+(?:\w+\W+){0,6}(?:prescri\w+|opioid|oxy|xanax|adderall)"),
+    ("violence or crime", r"\b(build|make|assemble|3d[- ]print)\b\W+(?:\w+\W+){0,3}(gun|firearm|pipe bomb|silencer|ghost gun)|\bhow to (?:hack|steal|launder|smuggle|stalk|kidnap|traffic)\b|"
+                          r"\b(child (?:sexual|porn)|csam)\b"),
+]
+
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass|skip)\b\W+(?:\w+\W+){0,4}(?:previous|prior|above|earlier|preceding|all|any|your|the|system|safety)\W+(?:\w+\W+){0,2}"
+    r"(?:instructions?|rules?|prompts?|directions?|guidelines?|guardrails?|constraints?|polic(?:y|ies)|messages?)|"
+    r"\b(?:reveal|print|show|repeat|output|display|leak|dump|recite|spell out|tell me|give me|what (?:is|are)|share|write out|translate)\b\W+(?:\w+\W+){0,4}"
+    r"(?:system prompt|hidden (?:prompt|instructions?)|initial (?:prompt|instructions?)|developer (?:message|prompt)|secret|canary|password|confidential (?:instructions?|text)|instructions (?:you were|above))|"
+    r"\byou are now\b|\bdeveloper mode\b|\bdo anything now\b|\bjailbr(?:eak|oken)\b|\bDAN\b|\bno (?:rules|restrictions|filters|limits) apply\b|"
+    r"\b(?:new|updated|real|true) (?:instructions?|rules?|system prompt)\s*:|\bsystem (?:override|message|prompt)\s*:|"
+    r"<\|?\s*(?:im_start|system|im_end|endoftext)|\[/?(?:inst|system)\]|###\s*(?:system|instruction)|"
+    r"\bpretend (?:that )?(?:you|there) (?:have|has|are) no\b|\bact as (?:an? )?(?:unrestricted|unfiltered|evil)|\bfrom now on,? (?:you|ignore|always|only)",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class RuleHit:
+    """One rule that fired: its category (e.g. "stroke") and a short human-readable reason."""
+
+    category: str
+    reason: str
+
+
+def clauses(text: str) -> list[str]:
+    """Split text into clauses: negation never reaches across them."""
+    return [c.strip() for c in _CLAUSE_SPLIT.split(text.lower()) if c and c.strip()]
+
+
+def _negated(clause: str, start: int) -> bool:
+    before = clause[:start].split()[-5:]
+    return bool(_NEGATORS.search(" ".join(before)))
+
+
+def _asserted(pattern: str, parts: list[str]) -> bool:
+    for clause in parts:
+        for match in re.finditer(rf"\b(?:{pattern})", clause):
+            if not _negated(clause, match.start()):
+                return True
+    return False
+
+
+def framing(text: str) -> str:
+    """How the message frames its symptoms: "acute", "past", "general" or "plain"."""
+    low = text.lower()
+    if _ACUTE.search(low):
+        return "acute"
+    if _PAST.search(low):
+        return "past"
+    if _GENERAL.search(low):
+        return "general"
+    return "plain"
+
+
+def red_flags(text: str) -> list[RuleHit]:
+    """Emergency red flags asserted in `text` now (negated, past and hypothetical ones dropped)."""
+    if framing(text) in ("past", "general"):
+        return []
+    parts = clauses(text)
+    found = {cat: reason for cat, reason, pat in _RED_FLAGS if _asserted(pat, parts)}
+    hits = [RuleHit(cat, reason) for cat, reason in found.items() if not cat.endswith("_combo")]
+    for lead, partners in _COMBOS.items():
+        with_ = [found[p] for p in partners if p in found]
+        if lead in found and with_:
+            hits.append(RuleHit("cardiac", f"{found[lead]} with {' and '.join(with_)}"))
+    return hits
+
+
+def self_harm(text: str) -> bool:
+    """True when the message expresses suicidal intent or self-harm (not negated, not past-only)."""
+    parts = clauses(text)
+    if not _asserted(_SELF_HARM.pattern, parts):
+        return False
+    return framing(text) != "general" or bool(re.search(r"\b(i|i'?m|i am|myself|my ?self)\b", text.lower()))
+
+
+_METHOD = re.compile(r"\b(how (?:to|do i|can i|could i|would i|many|much)|instructions?|ways? to|methods?|best way|painless|lethal|what dose|tips|guide|steps?)\b")
+
+
+def self_harm_method(text: str) -> bool:
+    """True when a self-harm message asks for means or methods (answered with crisis resources only)."""
+    return bool(_METHOD.search(text.lower()))
+
+
+def harmful(text: str) -> list[RuleHit]:
+    """Requests to cause harm: weapons/toxins, hurting someone, falsifying records, illegal drugs."""
+    low = text.lower()
+    return [RuleHit("harmful", reason) for reason, pat in _HARMFUL if re.search(pat, low)]
+
+
+def injection(text: str) -> bool:
+    """True when `text` tries to override the assistant's instructions or extract its secrets."""
+    return bool(_INJECTION.search(text))
+
+
+def injection_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences in `text` that carry an injection attempt."""
+    spans = []
+    for match in re.finditer(r"[^.!?\n]+[.!?]?", text):
+        if _INJECTION.search(match.group()):
+            spans.append((match.start(), match.end()))
+    return spans

@@ -1,0 +1,64 @@
+"""PHI redaction: a table of identifiers, DICOM tags, and recall on the packaged labelled sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.safety import datasets
+from assistant.safety.phi import find_phi, redact, redact_dicom
+from assistant.safety.phi_eval import evaluate_deidgate, evaluate_presidio
+
+
+@pytest.mark.parametrize("text,secret,kind", [
+    ("Call me on (559) 555-0142 tomorrow", "555-0142", "PHONE"),
+    ("Phone +44 20 7946 0958 please", "7946 0958", "PHONE"),
+    ("Email m.ferndale@zephyrmail.example now", "zephyrmail", "EMAIL"),
+    ("SSN 402-19-8877 on file", "402-19-8877", "SSN"),
+    ("Seen on 03/14/2024 in clinic", "03/14/2024", "DATE"),
+    ("Admitted March 3rd, 2021", "March 3rd", "DATE"),
+    ("MRN 5583920 was updated", "5583920", "ID"),
+    ("Lives at 4417 Old Kettle Rd, Fresno, CA 93726", "Old Kettle", "ADDRESS"),
+    ("A 94-year-old woman with AF", "94-year-old", "AGE"),
+    ("Patient Marisol Ferndale was seen", "Marisol", "NAME"),
+    ("Mrs. Jane Smith called", "Jane Smith", "NAME"),
+    ("PatientName: DOE^JOHN", "DOE^JOHN", "NAME"),
+    ("Visit https://portal.example.org/u/123 from 10.34.201.7", "10.34.201.7", "IP"),
+])
+def test_identifier_is_redacted(text: str, secret: str, kind: str) -> None:
+    out = redact(text)
+    assert secret not in out
+    assert any(k == kind for _, _, k in find_phi(text)), find_phi(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Take 500 mg twice a day for 5 days",
+    "BP 120/80 and HbA1c 7.5%",
+    "Chest pain with shortness of breath for 2 hours",
+    "A 56-year-old man with diabetes",
+])
+def test_clinical_numbers_are_kept(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_redact_dicom_blanks_patient_tags() -> None:
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.Modality = "DOE^JANE", "12345", "19500101", "CR"
+    redact_dicom(ds)
+    assert str(ds.PatientName) == "" and ds.PatientID == "" and ds.PatientBirthDate == "" and ds.Modality == "CR"
+
+
+@pytest.mark.skipif(not datasets.deidgate_notes(), reason="deidgate is not installed")
+def test_deidgate_structured_identifier_recall() -> None:
+    result = evaluate_deidgate()
+    assert result["notes"] == 15
+    assert result["structured"]["recall"] >= 0.99
+
+
+@pytest.mark.skipif(datasets.presidio_raw() is None, reason="presidio-evaluator is not installed")
+def test_presidio_template_recall_does_not_regress() -> None:
+    result = evaluate_presidio(samples=300, seed=1)
+    # Regression floors a little under the measured figures in docs/safety.md (not the targets).
+    assert result["structured"]["recall"] >= 0.8
+    assert result["names"]["recall"] >= 0.45
