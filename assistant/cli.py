@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "assistant.commands.ask",
     "assistant.commands.chat",
     "assistant.commands.models",
+    "assistant.commands.ui",
+    "assistant.commands.serve",
 ]
 
 
