@@ -20,6 +20,9 @@ Notable choices:
 from __future__ import annotations
 
 import html
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,7 +43,7 @@ NOTICE = (
     "is not medically validated. Always discuss your situation with a clinician."
 )
 EMERGENCY = (
-    "⚠️ This may be an emergency. Call your local emergency number (112 / 911 / 999) or go to "
+    "Emergency: this may need urgent care. Call your local emergency number (112 / 911 / 999) or go to "
     "the nearest emergency department now."
 )
 EXAMPLES = {
@@ -54,6 +57,7 @@ EXAMPLES = {
         "What are the first-line treatments for community-acquired pneumonia in adults?",
     ],
 }
+HEATMAP_DIR = Path(tempfile.gettempdir()) / "medassist-ui"
 BUSY = "The assistant is busy with other questions: please try again in a minute."
 CSS = """
 #emergency-banner { background: #b00020; color: #fff; padding: 12px 16px; border-radius: 8px; font-weight: 600; }
@@ -94,11 +98,11 @@ def findings_markdown(record: ToolCallRecord) -> str:
     out = record.output or {}
     if out.get("is_chest_xray") is False:
         return "**X-ray tool:** " + sanitise(out.get("note") or "This does not look like a chest X-ray.")
-    rows = ["| Finding | Probability |", "|---|---|"]
+    rows = ["| Finding | Probability | Above threshold |", "|---|---|---|"]
     threshold = out.get("threshold")
     for f in out.get("findings") or []:
-        flag = " ⚑" if threshold is not None and f["probability"] >= threshold else ""
-        rows.append(f"| {sanitise(str(f['label']))}{flag} | {f['probability']:.2f} |")
+        above = "yes" if threshold is not None and f["probability"] >= threshold else "no"
+        rows.append(f"| {sanitise(str(f['label']))} | {f['probability']:.2f} | {above} |")
     head = "**X-ray findings**"
     details = [f"model {sanitise(str(out['model']))}" if out.get("model") else "",
                f"threshold {threshold:.2f}" if threshold is not None else ""]
@@ -108,17 +112,24 @@ def findings_markdown(record: ToolCallRecord) -> str:
     return head + "\n\n" + "\n".join(rows) + note
 
 
-def heatmap_message(record: ToolCallRecord) -> dict[str, Any] | None:
-    """A chat message showing the Grad-CAM heatmap PNG, when the tool made one."""
+def heatmap_message(record: ToolCallRecord, ttl: float = 1800.0) -> dict[str, Any] | None:
+    """A chat message showing the Grad-CAM heatmap PNG, when the tool made one.
+
+    The PNG is copied into the UI's temporary folder (Gradio serves files only from there or the
+    working directory); copies older than `ttl` seconds are deleted on the way.
+    """
     path = (record.output or {}).get("heatmap")
     if not path or not Path(path).is_file():
         return None
-    from PIL import Image
-
-    with Image.open(path) as img:
-        image = img.convert("RGB")
-    return {"role": "assistant", "content": gr.Image(value=image, label="Grad-CAM heatmap", elem_id="heatmap",
-                                                     show_label=True, buttons=[])}
+    HEATMAP_DIR.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in HEATMAP_DIR.glob("*.png"):
+        if now - old.stat().st_mtime > ttl:
+            old.unlink(missing_ok=True)
+    fd, copy = tempfile.mkstemp(prefix="heatmap-", suffix=".png", dir=HEATMAP_DIR)
+    os.close(fd)
+    shutil.copyfile(path, copy)
+    return {"role": "assistant", "content": {"path": copy, "alt_text": "Grad-CAM heatmap"}}
 
 
 def _say(text: str) -> dict[str, Any]:
@@ -132,6 +143,7 @@ class ChatHandler:
     def __init__(self, service: AssistantService, settings: Settings) -> None:
         self.service = service
         self.max_bytes = int(settings.max_upload_mb * 1e6)
+        self.ttl = max(60.0, settings.ui_retention_minutes * 60)
 
     def __call__(self, message: dict[str, Any] | str | None, chat: list[dict[str, Any]] | None, mode: str,
                  session: Session | None) -> Iterator[tuple[Any, Any, Any, Session]]:
@@ -183,7 +195,7 @@ class ChatHandler:
                 if isinstance(event, SafetyEvent) and event.decision.action == "escalate":
                     banner = _banner(True)
                 elif isinstance(event, ToolResultEvent) and event.record.name == "xray":
-                    chat[answer_at:answer_at] = _tool_messages(event.record)
+                    chat[answer_at:answer_at + 1] = _tool_messages(event.record, self.ttl)
                     answer_at = len(chat) - 1
                 elif isinstance(event, TokenEvent):
                     pieces.append(event.text)
@@ -203,9 +215,9 @@ class ChatHandler:
         yield chat, _box(None), banner, session
 
 
-def _tool_messages(record: ToolCallRecord) -> list[dict[str, Any]]:
+def _tool_messages(record: ToolCallRecord, ttl: float) -> list[dict[str, Any]]:
     messages = [_say(findings_markdown(record))]
-    heat = heatmap_message(record)
+    heat = heatmap_message(record, ttl)
     if heat:
         messages.append(heat)
     messages.append(_say("…"))
@@ -214,7 +226,7 @@ def _tool_messages(record: ToolCallRecord) -> list[dict[str, Any]]:
 
 def _sources_message(citations: list[Citation]) -> dict[str, Any]:
     return {"role": "assistant", "content": sources_markdown(citations),
-            "metadata": {"title": f"📚 Sources ({len(citations)})", "status": "done"}}
+            "metadata": {"title": f"Sources ({len(citations)})", "status": "done"}}
 
 
 def _unpack(message: dict[str, Any] | str | None) -> tuple[str, list[str]]:
@@ -258,12 +270,12 @@ def build_ui(service: AssistantService, settings: Settings) -> gr.Blocks:
         def chat(message: Any, history: Any, role: str, state: Session | None) -> Iterator[tuple[Any, ...]]:
             yield from handler(message, history, role, state)  # Gradio needs a generator function
 
-        box.submit(chat, [box, chatbot, mode, session], [chatbot, box, banner, session],
+        submitted = box.submit(chat, [box, chatbot, mode, session], [chatbot, box, banner, session],
                    concurrency_limit=settings.max_waiting + 1, concurrency_id="chat", show_progress="hidden",
                    api_name="chat")
         examples.click(lambda sample: {"text": sample[0], "files": []}, examples, box, queue=False)
         mode.change(_switch_mode, mode, [box, examples], queue=False)
-        clear.click(_clear, None, [chatbot, box, banner, session], queue=False)
+        clear.click(_clear, None, [chatbot, box, banner, session], queue=False, cancels=[submitted])
         timer.tick(lambda: (_status_text(service), gr.Timer(active=not (service.ready or service.error))),
                    None, [status, timer], queue=False, show_progress="hidden")
         idle.tick(lambda chat, s: _expire(chat, s, ttl), [chatbot, session], [chatbot, session],
@@ -277,8 +289,8 @@ def _status_text(service: AssistantService) -> str:
     if st["status"] == "ok":
         return f"Model ready: `{st['model']}`."
     if st["status"] == "error":
-        return f"⚠️ The model could not be loaded: {sanitise(str(st.get('error')))}"
-    return f"⏳ Loading the model… {st.get('loading_seconds', 0):.0f} s"
+        return f"**The model could not be loaded:** {sanitise(str(st.get('error')))}"
+    return f"Loading the model… {st.get('loading_seconds', 0):.0f} s"
 
 
 def _switch_mode(mode: str) -> tuple[Any, Any]:

@@ -41,7 +41,7 @@ def test_answer_streams_and_ends_with_sources(handler: ChatHandler) -> None:
     answer = chat[1]["content"]
     assert answer.startswith("This is a canned answer from the fake model [1].")
     sources = chat[-1]
-    assert sources["metadata"]["title"] == "📚 Sources (2)"
+    assert sources["metadata"]["title"] == "Sources (2)"
     assert "[Guideline 0](https://example.org/guideline-0) — Test Org, 2020" in sources["content"]
     assert session.history[-1] == {"role": "assistant", "content": answer}
 
@@ -54,12 +54,15 @@ def test_emergency_banner_on_escalation(handler: ChatHandler) -> None:
     assert calm[-1][2].visible is False
 
 
-def test_doctor_upload_shows_findings_heatmap_and_follow_up_reuses_image(handler: ChatHandler, service, xray_png: Path) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_upload_shows_findings_heatmap_and_follow_up_reuses_image(handler: ChatHandler, service, xray_png: Path,
+                                                                         heatmap_png: Path) -> None:  # type: ignore[no-untyped-def]
     chat, session, _ = run(handler, "Is there pneumonia?", "doctor", [str(xray_png)])
     table = next(t for t in texts(chat) if t.startswith("**X-ray findings**"))
-    assert "| PNEUMONIA ⚑ | 0.87 |" in table and "threshold 0.50" in table and "fake-xray" in table
-    images = [m for m in chat if m["role"] == "assistant" and not isinstance(m["content"], str)]
-    assert len(images) == 1 and images[0]["content"].elem_id == "heatmap"
+    assert "| PNEUMONIA | 0.87 | yes |" in table and "threshold 0.50" in table and "fake-xray" in table
+    images = [m["content"] for m in chat if m["role"] == "assistant" and isinstance(m["content"], dict)]
+    assert len(images) == 1 and images[0]["alt_text"] == "Grad-CAM heatmap"
+    assert Path(images[0]["path"]).read_bytes() == heatmap_png.read_bytes()
+    assert "…" not in texts(chat)  # the placeholder was replaced by the answer
     vision = service.assistant.tools[1]
     chat2, _, _ = run(handler, "And the left lung?", "doctor", session=session, chat=chat)
     assert vision.images == [str(xray_png), str(xray_png)]  # follow-up: same scan, no re-upload
