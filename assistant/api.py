@@ -217,7 +217,7 @@ def create_app(service: AssistantService, settings: Settings, ui: Any = None) ->
     if ui is not None:
         import gradio as gr
 
-        gr.mount_gradio_app(app, ui, path="/ui")
+        gr.mount_gradio_app(app, ui, path="/ui", show_error=False)
     return app
 
 
@@ -281,11 +281,13 @@ def to_turn(body: ChatRequest, image: str | None) -> Turn:
     """The engine `Turn` for an OpenAI chat request.
 
     Raises:
-        InputError: the last message is not the user's.
+        InputError: the last message is not the user's, or it is empty.
     """
     last = body.messages[-1]
     if last.role != "user":
         raise InputError("The last message must be the user's question.")
+    if not _text(last).strip() and not image:
+        raise InputError("The message is empty: please type a question.")  # before a stream starts
     history: list[Message] = [
         {"role": m.role, "content": _text(m)} for m in body.messages[:-1] if m.role in ("user", "assistant")
     ]

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     device: str | None = Field(None, description="cuda or cpu (default: cuda when available)")
     # Gradio app and HTTP API (assistant/ui.py, assistant/api.py)
-    api_rate_limit: int = Field(30, description="requests per minute per API key (or per client without keys)")
+    api_rate_limit: int = Field(30, description="requests per minute per API key (or per client without keys); 0: no limit")
     max_upload_mb: float = Field(20.0, description="largest accepted image upload, in MB")
     max_waiting: int = Field(8, description="turns that may wait for the model before the servers answer busy")
     ui_retention_minutes: float = Field(30.0, description="minutes an idle chat and its uploads are kept")

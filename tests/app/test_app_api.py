@@ -84,6 +84,7 @@ def test_bad_key_is_401_and_server_keeps_serving(api_server: LiveServer) -> None
     ({"messages": []}, 422, "messages"),
     ({"messages": [{"role": "wizard", "content": "x"}]}, 422, "Invalid request"),
     ({"messages": [{"role": "user", "content": "   "}]}, 422, "empty"),
+    ({"stream": True, "messages": [{"role": "user", "content": ""}]}, 422, "empty"),
     ({"messages": [{"role": "assistant", "content": "x"}]}, 422, "last message"),
     ({"role": "doctor", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(b"%PDF" * 50).decode()}}]}]},

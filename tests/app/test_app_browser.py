@@ -82,6 +82,9 @@ def _last_bot_texts(page: object) -> list[str]:
 
 
 def test_patient_question_streams_with_sources(page: object) -> None:
+    page.get_by_text("How is high blood pressure usually treated?").click()  # type: ignore[attr-defined]
+    page.wait_for_function("() => document.querySelector('#box textarea').value"  # type: ignore[attr-defined]
+                           " === 'How is high blood pressure usually treated?'")  # example fills the box
     _ask(page, "What is asthma?")
     seen: set[str] = set()
     deadline = time.monotonic() + 30

@@ -176,3 +176,15 @@ def test_render_helpers() -> None:
     assert sanitise("a < b & c") == "a &lt; b &amp; c"
     err = ToolCallRecord("xray", {}, None, error="Not a chest X-ray.")
     assert findings_markdown(err) == "**X-ray tool:** Not a chest X-ray."
+
+
+def test_serving_bench_smoke(tmp_path: Path) -> None:
+    import json
+
+    from bench import serving
+
+    out = tmp_path / "serving.json"
+    assert serving.main(["--smoke", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["sessions"] for r in rows] == [1, 2] and all(r["errors"] == 0 for r in rows)
+    assert all(r["ttft_p50_ms"] is not None and r["healthz_p99_ms"] is not None for r in rows)
