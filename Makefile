@@ -10,9 +10,11 @@ setup:
 
 run: setup
 	$(BIN)/medassist models fetch $(MODEL)
-	$(BIN)/medassist chat --llm $(MODEL)
+	$(BIN)/medassist ui --llm $(MODEL)
 
-chat: run
+chat: setup
+	$(BIN)/medassist models fetch $(MODEL)
+	$(BIN)/medassist chat --llm $(MODEL)
 
 test: setup
 	$(BIN)/python -m pytest -q

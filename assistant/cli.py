@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "vision.cli",
     "assistant.commands.audit",
     "assistant.commands.safety",
+    "assistant.commands.ui",
+    "assistant.commands.serve",
 ]
 
 

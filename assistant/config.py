@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     reranker: str | None = Field(None, description="optional cross-encoder (hub id or folder) re-ordering retrieved snippets")
     safety_classifier: bool = Field(True, description="use the learned input classifier on top of the safety rules")
     safety_canaries: SecretStr | None = Field(None, description="comma-separated secrets no answer may contain")
+    # Gradio app and HTTP API (assistant/ui.py, assistant/api.py)
+    api_rate_limit: int = Field(30, description="requests per minute per API key (or per client without keys); 0: no limit")
+    max_upload_mb: float = Field(20.0, description="largest accepted image upload, in MB")
+    max_waiting: int = Field(8, description="turns that may wait for the model before the servers answer busy")
+    ui_retention_minutes: float = Field(30.0, description="minutes an idle chat and its uploads are kept")
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.cache_dir / "index" / "bundled"
