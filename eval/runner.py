@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import ConfigError, InputError, MedAssistError
+from assistant.errors import ConfigError, InputError, ModelError
 from eval.stats import latency_summary
 from eval.tasks import TASKS
 from eval.tasks.base import Context, Task, config_hash
@@ -111,6 +111,8 @@ def _run_task(task: Task, ctx: Context, out_dir: Path, resume: bool, overwrite: 
     done = _previous(samples, resume, overwrite)
     wanted = {e["id"] for e in examples}
     todo = [e for e in examples if e["id"] not in done]
+    if task.whole_suite and done:
+        todo = []  # a whole suite's rows are reused as they are
     if progress and done:
         print(f"{task.name}: resuming, {len(wanted & set(done))} of {len(examples)} already done", file=sys.stderr)
     with samples.open("a", encoding="utf-8") as f:
@@ -122,19 +124,20 @@ def _run_task(task: Task, ctx: Context, out_dir: Path, resume: bool, overwrite: 
             if progress:
                 mark = "error" if "error" in row else ("ok" if row.get("correct") else "-")
                 print(f"{task.name}: {i}/{len(todo)} {row['id']} {mark}", file=sys.stderr)
-    rows = [done[e["id"]] for e in examples if e["id"] in done]
+    rows = list(done.values()) if task.whole_suite else [done[e["id"]] for e in examples if e["id"] in done]
     return TaskRun(task.name, _summary(task, ctx, rows, malformed, samples, digest, payload, len(examples)), rows)
 
 
 def _rows(task: Task, todo: list[dict[str, Any]], ctx: Context) -> Any:
-    """Rows of `todo`; an example that raises a MedAssistError becomes an error row, the run goes on."""
+    """Rows of `todo`; an example that raises InputError or ModelError becomes an error row, the run goes on."""
     if type(task).run_all is not Task.run_all:
-        yield from task.run_all(todo, ctx, set())
+        if todo:
+            yield from task.run_all(todo, ctx, set())
         return
     for example in todo:
         try:
             yield {"id": example["id"]} | task.evaluate(example, ctx)
-        except MedAssistError as exc:
+        except (InputError, ModelError) as exc:  # a ConfigError (missing module, bad flag) stops the run
             yield {"id": example["id"], "error": str(exc)}
 
 
@@ -149,7 +152,7 @@ def _previous(samples: Path, resume: bool, overwrite: bool) -> dict[str, dict[st
         raise ConfigError(f"{samples} already holds rows of this run: pass --resume to continue it, "
                           "--overwrite to start again, or another --out.")
     rows: dict[str, dict[str, Any]] = {}
-    lines = samples.read_text(encoding="utf-8").splitlines()
+    lines = [ln for ln in samples.read_text(encoding="utf-8").split("\n") if ln.strip()]
     for line in lines:
         try:
             row = json.loads(line)

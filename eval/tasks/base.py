@@ -68,6 +68,8 @@ class Context:
     retriever: Any = None
     judge: LLM | None = None
     make_assistant: Callable[[], Assistant] | None = None
+    classify_paths: Callable[..., list[dict[str, Any]]] | None = None  # vision contract (tests inject a fake)
+    run_redteam: Callable[..., tuple[dict[str, Any], list[dict[str, Any]]]] | None = None  # safety contract
 
     def get_assistant(self) -> Assistant:
         """The Assistant of this run: `build_assistant(settings)`, without tools when RAG is off."""
@@ -134,6 +136,7 @@ class Task(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     primary: ClassVar[str] = "accuracy"  # the headline metric
+    whole_suite: ClassVar[bool] = False  # rows are not one per loaded example (e.g. the red-team suite)
 
     def options(self, ctx: Context) -> dict[str, Any]:
         """Task settings beyond `RunConfig` that change results (part of the config hash)."""
