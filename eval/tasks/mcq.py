@@ -34,17 +34,19 @@ def parse_answer(text: str, letters: str) -> str | None:
     distinct standalone option letter anywhere in the output.
     """
     choice = "[" + re.escape(letters) + "]"
-    patterns = (
-        rf'"?answer_choice"?\s*:\s*"?\(?({choice})\b',
-        rf"answer\s*(?:is|:)?\s*(?:option\s*)?[\"'(\[]?\s*({choice})\b",
-        rf"^\s*[\"'(\[]?({choice})(?:[\"').\]:,]|\s|$)",
+    patterns = (  # (pattern, case-insensitive)
+        (rf'"?answer_choice"?\s*:\s*"?\(?({choice})\b', True),
+        (rf"answer\s*(?:is|:)\s*(?:option\s*)?[\"'(\[]?\s*({choice})\b", True),
+        (rf"^\s*[\"'(\[]?({choice})(?:[\"').\]:,]|\s*$)", False),
     )
-    for pattern in patterns:
-        m = re.search(pattern, text, flags=re.I if pattern != patterns[2] else 0)
+    for pattern, nocase in patterns:
+        m = re.search(pattern, text, flags=re.I if nocase else 0)
         if m and m.group(1).upper() in letters:
             return m.group(1).upper()
-    found = set(re.findall(rf"(?<![A-Za-z])({choice})(?![A-Za-z])", text))
-    return found.pop() if len(found) == 1 else None
+    # Last resort: one distinct letter written as an option ("(C)", "C.", "option C"), never the article "A".
+    found = set(re.findall(rf"\(({choice})\)|\b({choice})[.)](?!\w)|(?:option|choice)\s+({choice})\b", text))
+    letters_found = {x for group in found for x in group if x}
+    return letters_found.pop() if len(letters_found) == 1 else None
 
 
 def _softmax(values: list[float]) -> list[float]:
