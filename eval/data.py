@@ -276,8 +276,9 @@ def load_mcq(task: str, data: str | None) -> tuple[list[Example], Malformed]:
 def stratified_subset(examples: list[Example], n: int, seed: int, key: str = "subject") -> list[Example]:
     """A fixed subset of `n` examples, allocated to each `key` group in proportion (largest remainder).
 
-    Groups are sampled with `random.Random(seed)`; the result keeps the original order, so the same
-    seed always gives the same questions.
+    Groups are sampled with `random.Random(seed)` and the chosen examples are returned in a seeded
+    shuffled order, so the same seed always gives the same questions in the same order, and any
+    prefix of the subset (`--limit`, or a run stopped early) is a random sample of it, not one topic.
     """
     import random
 
@@ -291,8 +292,9 @@ def stratified_subset(examples: list[Example], n: int, seed: int, key: str = "su
     for g in sorted(groups, key=lambda g: (-(quotas[g] - counts[g]), g))[: n - sum(counts.values())]:
         counts[g] += 1
     rng = random.Random(seed)
-    chosen = [i for g in sorted(groups) for i in rng.sample(groups[g], counts[g])]
-    return [examples[i] for i in sorted(chosen)]
+    chosen = sorted(i for g in sorted(groups) for i in rng.sample(groups[g], counts[g]))
+    rng.shuffle(chosen)
+    return [examples[i] for i in chosen]
 
 
 # --- BEIR-format retrieval sets ------------------------------------------------------------------

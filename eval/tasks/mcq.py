@@ -20,6 +20,7 @@ import time
 from typing import Any, ClassVar
 
 import prompts
+from assistant.errors import InputError
 from assistant.types import Message
 from eval.data import Example, Malformed, load_mcq, stratified_subset
 from eval.stats import bootstrap, ece, reliability
@@ -114,6 +115,9 @@ class MultipleChoiceTask(Task):
         while docs and assistant.llm.count_tokens(messages) > budget:
             docs.pop()
             messages = self.messages(example, docs, style)
+        if assistant.llm.count_tokens(messages) > budget:
+            raise InputError(f"Question {example['id']} does not fit the model's context of "
+                             f"{assistant.llm.context_length} tokens.")
         return messages, [d["id"] for d in docs]
 
     def _generate(self, example: Example, messages: list[Message], ctx: Context, timings: dict[str, float]) -> dict[str, Any]:

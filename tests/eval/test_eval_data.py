@@ -96,7 +96,8 @@ def test_stratified_subset_is_fixed_and_proportional():
     assert one == two and len(one) == 10
     assert Counter(e["subject"] for e in one) == {"a": 6, "b": 4}
     assert stratified_subset(examples, 10, seed=1) != one
-    assert [e["id"] for e in one] == sorted((e["id"] for e in one), key=int)  # original order kept
+    assert [e["id"] for e in one] != sorted((e["id"] for e in one), key=int)  # seeded shuffle: prefixes mix groups
+    assert stratified_subset(examples, 200, seed=0) == examples
 
 
 def test_beir_round_trip_and_malformed(tmp_path: Path):
