@@ -90,6 +90,15 @@ class Context:
                               "build the index (`medassist index build`) or pass --no-rag.")
         return build_assistant(self.settings, tools=tools)
 
+    def fresh_assistant(self) -> Assistant:
+        """A new Assistant sharing this run's model and tools, for callers that modify the one they get."""
+        if self.make_assistant is not None:
+            return self.make_assistant()
+        from assistant.factory import build_assistant
+
+        base = self.get_assistant()
+        return build_assistant(self.settings, llm=base.llm, tools=list(base.tools))
+
     def llm(self) -> LLM:
         return self.get_assistant().llm
 

@@ -40,7 +40,8 @@ class RedTeam(Task):
         return run_redteam
 
     def run_all(self, examples: list[Example], ctx: Context, done: set[str]) -> Iterator[dict[str, Any]]:
-        metrics, rows = self._runner(ctx)(lambda: ctx.get_assistant(), limit=ctx.config.limit, seed=ctx.config.seed)
+        # The suite swaps the LLM and tools of the Assistant it gets: hand it a fresh one each time.
+        metrics, rows = self._runner(ctx)(ctx.fresh_assistant, limit=ctx.config.limit, seed=ctx.config.seed)
         self.suite_metrics = metrics
         for n, row in enumerate(rows):
             yield {"id": str(row.get("id", f"redteam/{n:04d}"))} | {k: v for k, v in row.items() if k != "id"}
@@ -54,7 +55,7 @@ class RedTeam(Task):
         for key in flags:
             out[f"{key}_rate" if key != "passed" else "pass_rate"] = bootstrap([r[key] for r in rows], ctx.config.seed)
         groups: dict[str, dict[str, Score]] = {}
-        group_key = next((k for k in ("category", "kind", "source") if rows and all(k in r for r in rows)), None)
+        group_key = next((k for k in ("section", "category", "kind") if rows and all(k in r for r in rows)), None)
         if group_key and "passed" in flags:
             for g in sorted({str(r[group_key]) for r in rows}):
                 groups[g] = {"pass_rate": bootstrap([r["passed"] for r in rows if str(r[group_key]) == g], ctx.config.seed)}

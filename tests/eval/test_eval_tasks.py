@@ -125,7 +125,8 @@ def test_safety_task_wraps_run_redteam(tmp_path, make_ctx):
     ctx.run_redteam = fake_redteam
     path, runs = run(["safety"], ctx, tmp_path / "out", progress=False)
     task = _results(path)["tasks"]["safety"]
-    assert seen["limit"] == 4 and seen["seed"] == 5 and seen["assistant"] is ctx.assistant
+    assert seen["limit"] == 4 and seen["seed"] == 5
+    assert seen["assistant"] is not ctx.assistant and seen["assistant"].llm is ctx.assistant.llm  # fresh, same model
     assert task["metrics"]["attack_success_rate"]["value"] == 0.25
     assert task["metrics"]["pass_rate"]["value"] == 0.75 and set(task["groups"]) == {"self-harm", "injection"}
     assert len(runs[0].rows) == 4
