@@ -115,12 +115,15 @@ def write(rows: list[Row], a_path: Path, b_path: Path, out_dir: Path) -> Path:
     from eval import plots
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines = [f"# Comparison", "", f"A: `{a_path}`  ", f"B: `{b_path}`", "", render(rows), ""]
+    lines = ["# Comparison", "", f"A: `{a_path}`  ", f"B: `{b_path}`", "", render(rows), ""]
     names = (_label(load_results(a_path)), _label(load_results(b_path)))
     for r in rows:
         ga, gb = r.groups
         common = sorted(set(ga) & set(gb))
         if common and all(r.metric in ga[g] and r.metric in gb[g] for g in common):
+            lines += [f"### {r.task}: {r.metric} per group", "", f"| group | {names[0]} | {names[1]} |", "|---|---|---|"]
+            lines += [f"| {g} | {fmt(ga[g][r.metric])} | {fmt(gb[g][r.metric])} |" for g in common]
+            lines.append("")
             png = plots.paired_groups(ga, gb, names, f"{r.task}: {names[0]} vs {names[1]}",
                                       out_dir / f"compare_{r.task}.png", metric=r.metric)
             lines.append(f"![{png.name}]({png.name})")

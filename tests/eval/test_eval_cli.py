@@ -44,7 +44,9 @@ def test_run_and_compare(tmp_path, capsys, monkeypatch):
     assert "McNemar, 0 vs 6 discordant" in out
     rows = compare(a, b)
     assert rows[0].paired["mcnemar"]["p_value"] == pytest.approx(2 / 64)  # exact: 2 * 0.5**6
-    assert (tmp_path / "cmp" / "compare.md").is_file() and (tmp_path / "cmp" / "compare_mmlu-med.png").is_file()
+    assert (tmp_path / "cmp" / "compare_mmlu-med.png").is_file()
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| anatomy | " in md and "compare_mmlu-med.png" in md
     assert "no paired" not in render(rows)
 
 
