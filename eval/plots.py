@@ -77,23 +77,24 @@ def roc(curves: dict[str, dict[str, Any]], title: str, path: Path) -> Path:
     return path
 
 
-def reliability_diagram(bins: list[dict[str, float]], title: str, path: Path) -> Path:
-    """Accuracy against mean confidence per bin; the diagonal is perfect calibration."""
+def reliability_diagram(bins: list[dict[str, float]], title: str, path: Path,
+                        axes: tuple[str, str] = ("confidence", "accuracy")) -> Path:
+    """Accuracy (or observed frequency) against mean confidence per bin; the diagonal is perfect calibration."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     centres = [(b["low"] + b["high"]) / 2 for b in bins]
-    ax.bar(centres, [b["accuracy"] for b in bins], width=0.09, alpha=0.7, label="accuracy")
+    ax.bar(centres, [b["accuracy"] for b in bins], width=0.09, alpha=0.7, label=axes[1])
     ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="black",
-            label="(mean confidence, accuracy)")
+            label="bin mean")
     for b, x in zip(bins, centres):
         ax.annotate(str(b["count"]), (x, b["accuracy"]), ha="center", va="bottom", fontsize=7)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("accuracy")
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
     ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

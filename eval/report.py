@@ -57,8 +57,9 @@ def _task_section(name: str, task: dict[str, Any], plot_dir: Path) -> list[str]:
     if task.get("curves"):
         lines.append(_image(plots.roc, plot_dir, f"{name}_roc.png", task["curves"], f"{name}: ROC"))
     if task.get("reliability"):
+        axes = tuple(task.get("reliability_axes") or ("confidence", "accuracy"))
         lines.append(_image(plots.reliability_diagram, plot_dir, f"{name}_reliability.png", task["reliability"],
-                            f"{name}: reliability"))
+                            f"{name}: reliability", axes=axes))
     if task.get("latency"):
         lines += ["", "| stage | n | mean s | p50 s | p95 s |", "|---|---|---|---|---|"]
         lines += [f"| {s} | {v['n']} | {v['mean']} | {v['p50']} | {v['p95']} |" for s, v in task["latency"].items()]

@@ -143,7 +143,8 @@ class VisionClassifier(Task):
         value = metrics["auroc"].value
         extra = {"curves": {POSITIVE: {"fpr": fpr, "tpr": tpr, "auroc": value}},
                  # binary calibration: predicted P(PNEUMONIA) against the observed fraction positive
-                 "reliability": reliability(p, y.astype(bool))}
+                 "reliability": reliability(p, y.astype(bool)),
+                 "reliability_axes": [f"predicted P({POSITIVE})", f"observed fraction {POSITIVE}"]}
         return Aggregate(metrics, {}, extra)
 
 
