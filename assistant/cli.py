@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "assistant.commands.safety",
     "assistant.commands.ui",
     "assistant.commands.serve",
+    "eval.cli",
 ]
 
 
