@@ -1,4 +1,4 @@
-"""`medassist bench NAME [--smoke] [ARGS...]`: run one of the repository's benchmarks.
+"""`medassist bench NAME [--smoke] [--args '...']`: run one of the repository's benchmarks.
 
 The benchmarks are scripts in the repository's `bench/` folder (each `bench/NAME.py` has
 `main(argv) -> int`, prints a table and writes JSON to `bench/results/`). They are not part of
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import shlex
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("name", choices=BENCHMARKS, help="which benchmark")
     p.add_argument("--smoke", action="store_true", help="seconds-long version (what CI runs)")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="passed on to the benchmark (see `medassist bench NAME -- --help`)")
+    p.add_argument("--args", default="", metavar="'ARGS'",
+                   help="options passed on to the benchmark, quoted (e.g. --args='--models smollm2-135m', --args=--help)")
     p.set_defaults(func=run)
 
 
@@ -61,5 +63,5 @@ def load_bench(name: str) -> ModuleType:
 
 def run(args: argparse.Namespace) -> int:
     module = load_bench(args.name)
-    extra = [a for a in args.args if a != "--"]
+    extra = shlex.split(args.args)
     return int(module.main((["--smoke"] if args.smoke else []) + extra) or 0)
