@@ -37,7 +37,9 @@ def machine() -> dict[str, Any]:
     except (ValueError, OSError, AttributeError):
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": cpu, "cores": cores, "memory_gib": mem_gib, "gpu": _gpu(), "python": platform.python_version()}
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None  # other work on the box skews timings
+    return {"cpu": cpu, "cores": cores, "memory_gib": mem_gib, "gpu": _gpu(), "python": platform.python_version(),
+            "load_average_1_5_15": load}
 
 
 def _gpu() -> str | None:

@@ -69,6 +69,14 @@ def measure_bandwidth(mib: int = 1024, repeats: int = 5) -> dict[str, float]:
     out["torch_read_gbs"] = nbytes / _best(lambda: ta.sum(), repeats) / 1e9
     out["numpy_read_gbs"] = nbytes / _best(lambda: a.sum(), repeats) / 1e9
     out["limit_gbs"] = max(out.values())
+    if torch.cuda.is_available():  # the roofline of a GPU run is its memory (HBM) bandwidth
+        ga, gb = ta.cuda(), tb.cuda()
+
+        def gpu_copy() -> None:
+            gb.copy_(ga)
+            torch.cuda.synchronize()
+
+        out["cuda_copy_gbs"] = 2 * nbytes / _best(gpu_copy, repeats) / 1e9
     out["array_mib"] = mib
     return out
 
@@ -147,6 +155,7 @@ def _rss_mib() -> float:
 
 
 def run_llamacpp(model: str, new_tokens: int) -> dict[str, Any]:
+    """Load the preset's GGUF in llama.cpp; time the first token and `new_tokens` greedy tokens."""
     from assistant.llm import fetch
     from assistant.llm.catalog import CATALOG
     from assistant.llm.base import GenerationConfig
@@ -184,6 +193,7 @@ def _rag_ttft_llamacpp(llm: Any, config: Any) -> dict[str, Any]:
 
 
 def run_transformers(model: str, new_tokens: int) -> dict[str, Any]:
+    """Load the preset's converted copy in transformers; time first token and exactly `new_tokens` tokens."""
     import torch
     from transformers.generation.streamers import BaseStreamer
 
@@ -195,8 +205,9 @@ def run_transformers(model: str, new_tokens: int) -> dict[str, Any]:
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{model} is not converted: run `medassist models fetch {model}`")
     t0 = time.perf_counter()
-    llm = TransformersLLM(path, name=model, context_length=CATALOG[model].context_length, device="cpu")
-    row: dict[str, Any] = {"load_s": time.perf_counter() - t0, "threads": torch.get_num_threads()}
+    llm = TransformersLLM(path, name=model, context_length=CATALOG[model].context_length)
+    row: dict[str, Any] = {"load_s": time.perf_counter() - t0, "threads": torch.get_num_threads(),
+                           "device": str(llm.model.device)}
     row |= torch_weight_bytes(llm.model)
 
     class Clock(BaseStreamer):
@@ -205,6 +216,7 @@ def run_transformers(model: str, new_tokens: int) -> dict[str, Any]:
             self.prompt_seen = False
 
         def put(self, value: Any) -> None:
+            value.cpu()  # waits for the GPU, if any
             if self.prompt_seen:
                 self.times.append(time.perf_counter())
             self.prompt_seen = True
@@ -213,7 +225,7 @@ def run_transformers(model: str, new_tokens: int) -> dict[str, Any]:
             pass
 
     def timed(messages: list[dict[str, str]], n: int) -> tuple[float, list[float], int]:
-        ids = llm.tokenizer(llm._prompt(messages), return_tensors="pt", add_special_tokens=False)
+        ids = llm.tokenizer(llm._prompt(messages), return_tensors="pt", add_special_tokens=False).to(llm.model.device)
         clock = Clock()
         start = time.perf_counter()
         with torch.inference_mode():
@@ -324,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     for model in models:
         for backend in args.backends:
             row = {"model": model, "backend": backend} | measure(backend, model, new_tokens, args.timeout)
-            roofline(row, bw["limit_gbs"])
+            on_gpu = str(row.get("device", "cpu")).startswith("cuda")
+            roofline(row, bw["cuda_copy_gbs"] if on_gpu else bw["limit_gbs"])
             row["status"] = _status(row, backend)
             rows.append(row)
             print(f"  {model} / {backend}: {row['status']}", flush=True)
