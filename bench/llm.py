@@ -282,6 +282,7 @@ def measure(backend: str, model: str, new_tokens: int, timeout: float) -> dict[s
     reason = skip_reason(backend, model)
     if reason:
         return {"skipped": reason}
+    load = {"load_average_1m_before": os.getloadavg()[0]}  # another busy process on the box skews timings
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", backend, model, "--new-tokens", str(new_tokens)]
     env = os.environ | {"TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
     try:
@@ -292,7 +293,7 @@ def measure(backend: str, model: str, new_tokens: int, timeout: float) -> dict[s
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": tail[:300]}
-    return json.loads(lines[-1])
+    return load | json.loads(lines[-1]) | {"load_average_1m_after": os.getloadavg()[0]}
 
 
 def roofline(row: dict[str, Any], limit_gbs: float) -> None:
