@@ -12,7 +12,9 @@ Notable choices:
   per role), so a turn whose system prompt differs from the previous one (patient, then doctor)
   still skips re-evaluating it. `last_stats` reports prompt tokens, cached tokens and TTFT;
 - one generation at a time per model (a lock): a llama.cpp context holds one sequence;
-- `n_threads` defaults to the CPU cores this process may use.
+- `n_threads` defaults to the CPU cores this process may use (`MEDASSIST_LLM_THREADS` overrides:
+  on a box shared with other busy processes, llama.cpp's spinning thread barriers make fewer
+  threads faster).
 """
 
 from __future__ import annotations
@@ -50,7 +52,16 @@ def available() -> bool:
 
 
 def default_threads() -> int:
-    """CPU cores this process may run on."""
+    """`MEDASSIST_LLM_THREADS` if set, else the CPU cores this process may run on.
+
+    llama.cpp's threads wait for each other at every layer by spinning, so on a box where other
+    busy processes compete for the cores fewer threads can be much faster: set the variable there.
+    """
+    env = os.environ.get("MEDASSIST_LLM_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ConfigError(f"MEDASSIST_LLM_THREADS={env!r} is not a positive whole number: fix or unset it.")
+        return int(env)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -52,8 +52,14 @@ def test_generation_stats_rate() -> None:
     assert llamacpp_backend.GenerationStats().decode_tokens_per_s == 0.0
 
 
-def test_default_threads_is_positive() -> None:
+def test_default_threads_is_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDASSIST_LLM_THREADS", raising=False)
     assert llamacpp_backend.default_threads() >= 1
+    monkeypatch.setenv("MEDASSIST_LLM_THREADS", "1")
+    assert llamacpp_backend.default_threads() == 1
+    monkeypatch.setenv("MEDASSIST_LLM_THREADS", "two")
+    with pytest.raises(ConfigError, match="MEDASSIST_LLM_THREADS"):
+        llamacpp_backend.default_threads()
 
 
 # -- the real packaged model (SmolLM2-135M, Q4_1) ------------------------------------------------
