@@ -166,6 +166,10 @@ def medassist_turns(llm: Any, tool: Any, questions: list[str], max_new_tokens: i
                      "prompt_s": t.get("prompt", 0.0), "outside_llm_s": outside,
                      "outside_share": outside / t["total"] if t["total"] else None,
                      "answer_chars": len(result.answer), "citations": len(result.citations)})
+        stats = getattr(llm, "last_stats", None)  # llama.cpp: how much of the prompt was cached
+        if stats is not None:
+            rows[-1] |= {"prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens,
+                         "decode_tps": stats.decode_tokens_per_s}
     return rows
 
 
