@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "assistant.commands.ui",
     "assistant.commands.serve",
     "eval.cli",
+    "assistant.commands.bench",
 ]
 
 
