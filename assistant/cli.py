@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "assistant.commands.ask",
     "assistant.commands.chat",
     "assistant.commands.models",
+    "assistant.commands.kg",
 ]
 
 

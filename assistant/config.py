@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(None, description="comma-separated bearer keys for the HTTP API")
     openai_api_key: SecretStr | None = None
     device: str | None = Field(None, description="cuda or cpu (default: cuda when available)")
+    kg_path: Path | None = Field(None, description="knowledge-graph SQLite file (default: CACHE_DIR/kg/medassist-kg.sqlite3)")
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.cache_dir / "index" / "bundled"

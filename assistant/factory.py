@@ -17,7 +17,13 @@ from assistant.safety import Guardrails
 from assistant.tools import Tool
 
 # "module:function" taking Settings and returning a Tool (or None when it does not apply).
-TOOL_BUILDERS: list[str] = []
+TOOL_BUILDERS: list[str] = [
+    "assistant.clinical.tools:build_patient_tool",
+    "assistant.clinical.tools:build_score_tool",
+    "assistant.clinical.kg_tools:build_differential_tool",
+    "assistant.clinical.kg_tools:build_lookup_tool",
+    "assistant.clinical.kg_tools:build_entity_tool",
+]
 
 GUARDRAILS: dict[str, str] = {
     "none": "assistant.safety:Guardrails",
