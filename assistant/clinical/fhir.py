@@ -128,7 +128,7 @@ def _put_quantity(res: dict[str, Any], out: dict[str, Any]) -> None:
         return  # an observation we have no use for
     q = res.get("valueQuantity") or {}
     group, key = target
-    out[group][key] = {"value": q.get("value"), "unit": q.get("unit") or q.get("code")}
+    out[group][key] = {"value": q.get("value"), "unit": q.get("code") or q.get("unit")}  # UCUM code first
 
 
 def _condition(res: dict[str, Any], out: dict[str, Any], today: dt.date) -> None:

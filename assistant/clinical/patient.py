@@ -47,7 +47,8 @@ class Quantity:
 
 def _unit_key(unit: str) -> str:
     u = unit.strip().lower().replace("µ", "u").replace("μ", "u").replace(" ", "").replace("°", "")
-    return {"bpm": "/min", "beats/min": "/min", "breaths/min": "/min", "{beats}/min": "/min",
+    return {"bpm": "/min", "beats/min": "/min", "breaths/min": "/min", "{beats}/min": "/min", "beats/minute": "/min",
+            "breaths/minute": "/min", "perminute": "/min", "/minute": "/min",
             "{breaths}/min": "/min", "mm[hg]": "mmhg", "cel": "c", "[degf]": "f", "degf": "f", "degc": "c",
             "percent": "%", "mg/l": "mg/l", "10*9/l": "10^9/l", "x10^9/l": "10^9/l", "10^3/ul": "10^9/l",
             "10*3/ul": "10^9/l", "{score}": "1", "score": "1", "points": "1", "[in_i]": "in", "[lb_av]": "lb",
