@@ -96,12 +96,13 @@ def extract(text: str, patient: PatientContext | None = None) -> Extraction:
 
 def _demographics(text: str, ex: Extraction) -> None:
     if m := _first(r"\b(\d{1,3})[- ]?(?:years?|yrs?|y)[- ]?(?:old|of age)\b|\baged? (\d{1,3})\b|\b(\d{1,3}) ?y/?o\b|"
-                   r"\b(\d{1,3}) ?(?:M|F)\b", text):
+                   r"(?<![\d.])\b(\d{1,3})(?:M|F)\b", text):
         ex.values["age"] = float(next(g for g in m.groups() if g))
     low = text.lower()
-    if re.search(r"\b(?:woman|female|lady|girl|she|her)\b", low) or re.search(r"\b\d{1,3} ?F\b", text):
+    # "65F" / "65M" shorthand only without a space, so "101.3 F" stays a temperature.
+    if re.search(r"\b(?:woman|female|lady|girl|she|her)\b", low) or re.search(r"(?<![\d.])\b\d{1,3}F\b", text):
         ex.values["sex"] = "female"
-    elif re.search(r"\b(?:man|male|gentleman|boy|he|his)\b", low) or re.search(r"\b\d{1,3} ?M\b", text):
+    elif re.search(r"\b(?:man|male|gentleman|boy|he|his)\b", low) or re.search(r"(?<![\d.])\b\d{1,3}M\b", text):
         ex.values["sex"] = "male"
     if re.search(r"\b(?:african[- ]american|black)\b", low):
         ex.values["race"] = "african_american"
