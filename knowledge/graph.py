@@ -264,16 +264,17 @@ class KnowledgeGraph:
         supporting = []
         for q in terms:
             q_anc = self._ic_and_ancestors(q)[1]
-            best: tuple[float, str, str] | None = None
+            best: tuple[float, int, str, str] | None = None
             for a in q_anc:
                 if a in (HPO_ROOT, PHENOTYPIC_ABNORMALITY):
                     continue
                 holders = [t for t, anc in ancestors.items() if a in anc]
-                ic = self._ic_and_ancestors(a)[0]
-                if holders and (best is None or ic > best[0]):
-                    best = (ic, a, min(holders, key=lambda t: (t != q, t)))
+                ic, a_ancestors = self._ic_and_ancestors(a)
+                # Most informative common ancestor; on equal IC the more specific (deeper) term.
+                if holders and (best is None or (ic, len(a_ancestors)) > best[:2]):
+                    best = (ic, len(a_ancestors), a, min(holders, key=lambda t: (t != q, t)))
             if best:
-                ic, common, held = best
+                ic, _, common, held = best
                 supporting.append({"query": q, "query_name": self._name(q), "disease_phenotype": held,
                                    "disease_phenotype_name": self._name(held), "common_ancestor": common,
                                    "common_ancestor_name": self._name(common), "ic": round(ic, 3),

@@ -77,9 +77,9 @@ class DifferentialTool(Tool):
     def select(self, turn: Turn) -> dict[str, Any] | None:
         if turn.role != "doctor" or not ASKS_DIFFERENTIAL.search(turn.text):
             return None
-        entities = self.kg.link(turn.text, kinds=("phenotype", "complaint"))
-        phenotypes = list(dict.fromkeys(e.id for e in entities if e.kind == "phenotype"))
-        complaints = list(dict.fromkeys(e.id for e in entities if e.kind == "complaint"))
+        # Linked separately: "fever" is both an HPO term and an open-medicine complaint.
+        phenotypes = list(dict.fromkeys(e.id for e in self.kg.link(turn.text, kinds=("phenotype",))))
+        complaints = list(dict.fromkeys(e.id for e in self.kg.link(turn.text, kinds=("complaint",))))
         return {"phenotypes": phenotypes, "complaints": complaints} if phenotypes or complaints else None
 
     def forward(self, phenotypes: list[str], complaints: list[str]) -> ToolOutput:
