@@ -128,7 +128,8 @@ def _vitals(text: str, ex: Extraction) -> None:
 
 
 _LAB_PATTERNS: dict[str, str] = {
-    "urea": r"\b(?:urea|BUN|blood urea nitrogen)",
+    "bun": r"\b(?:BUN|blood urea nitrogen|urea nitrogen)",
+    "urea": r"\b(?<!blood )urea(?! nitrogen)",
     "total_cholesterol": r"\b(?:total cholesterol|TC|cholesterol)",
     "hdl_cholesterol": r"\b(?:HDL(?:[- ]c(?:holesterol)?)?)",
 }
@@ -144,8 +145,6 @@ def _labs(text: str, ex: Extraction) -> None:
             ex.problems.append(f"{key.replace('_', ' ')} {value:g} has no unit (write mmol/L or mg/dL)")
             continue
         unit = unit.lower().replace("mmoll", "mmol/l").replace("mgdl", "mg/dl")
-        if key == "urea" and "bun" in m.group(0).lower() and unit == "mmol/l":
-            unit = "mmol/l"  # BUN in mmol/L is numerically urea in mmol/L
         ex.values[key] = LABS[key].to_canonical(value, unit)
 
 
@@ -216,7 +215,7 @@ def _from_patient(p: PatientContext, ex: Extraction) -> None:
             v.setdefault(key, p.vitals[key].value)
     if "temperature" in p.vitals:
         v.setdefault("temperature_c", p.vitals["temperature"].value)
-    for key in ("urea", "total_cholesterol", "hdl_cholesterol"):
+    for key in ("urea", "bun", "total_cholesterol", "hdl_cholesterol"):
         if key in p.labs:
             v.setdefault(key, p.labs[key].value)
     conditions = " ; ".join(p.conditions)
@@ -236,6 +235,8 @@ def _derived(ex: Extraction) -> None:
     v = ex.values
     if "urea" in v:
         v["urea_mmol_l"] = v["urea"]
+    elif "bun" in v:
+        v["urea_mmol_l"] = v["bun"] / 2.8
     for key in ("total_cholesterol", "hdl_cholesterol"):
         if key in v:
             v[f"{key}_mg_dl"] = v[key]

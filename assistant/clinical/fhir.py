@@ -22,7 +22,7 @@ LOINC: dict[str, tuple[str, str]] = {
     "8480-6": ("vitals", "systolic_bp"), "8462-4": ("vitals", "diastolic_bp"),
     "8310-5": ("vitals", "temperature"), "59408-5": ("vitals", "spo2"), "2708-6": ("vitals", "spo2"),
     "9269-2": ("vitals", "gcs"), "29463-7": ("vitals", "weight"), "8302-2": ("vitals", "height"),
-    "3094-0": ("labs", "urea"), "2160-0": ("labs", "creatinine"), "2093-3": ("labs", "total_cholesterol"),
+    "3094-0": ("labs", "bun"), "2160-0": ("labs", "creatinine"), "2093-3": ("labs", "total_cholesterol"),
     "2085-9": ("labs", "hdl_cholesterol"), "2089-1": ("labs", "ldl_cholesterol"), "2345-7": ("labs", "glucose"),
     "4548-4": ("labs", "hba1c"), "2524-7": ("labs", "lactate"), "6301-6": ("labs", "inr"),
     "2951-2": ("labs", "sodium"), "2823-3": ("labs", "potassium"), "1988-5": ("labs", "crp"),
@@ -37,7 +37,8 @@ TEXT_KEYS: list[tuple[str, tuple[str, str]]] = [
     ("heart rate", ("vitals", "heart_rate")), ("pulse", ("vitals", "heart_rate")),
     ("respiratory rate", ("vitals", "respiratory_rate")), ("systolic", ("vitals", "systolic_bp")),
     ("diastolic", ("vitals", "diastolic_bp")), ("temperature", ("vitals", "temperature")),
-    ("oxygen saturation", ("vitals", "spo2")), ("urea", ("labs", "urea")), ("creatinine", ("labs", "creatinine")),
+    ("oxygen saturation", ("vitals", "spo2")), ("urea nitrogen", ("labs", "bun")), ("bun", ("labs", "bun")),
+    ("urea", ("labs", "urea")), ("creatinine", ("labs", "creatinine")),
     ("hdl", ("labs", "hdl_cholesterol")), ("ldl", ("labs", "ldl_cholesterol")),
     ("cholesterol", ("labs", "total_cholesterol")), ("lactate", ("labs", "lactate")), ("inr", ("labs", "inr")),
 ]

@@ -68,8 +68,10 @@ VITALS: dict[str, Quantity] = {
 }
 
 LABS: dict[str, Quantity] = {
-    # BUN (urea nitrogen) mg/dL -> urea mmol/L: / 2.8 (28 g/mol of nitrogen per mol of urea).
-    "urea": Quantity("mmol/L", {"mmol/l": 1.0, "mg/dl": 1 / 2.8}, 0.5, 100),
+    # Urea as urea (60.06 g/mol: mg/dL / 6.006 = mmol/L); blood urea *nitrogen* is its own key
+    # (28 g of nitrogen per mol of urea: BUN mg/dL / 2.8 = urea mmol/L).
+    "urea": Quantity("mmol/L", {"mmol/l": 1.0, "mg/dl": 1 / 6.006}, 0.5, 100),
+    "bun": Quantity("mg/dL", {"mg/dl": 1.0, "mmol/l": 2.8}, 1, 280),
     "creatinine": Quantity("umol/L", {"umol/l": 1.0, "mg/dl": 88.42}, 10, 3000),
     "total_cholesterol": Quantity("mg/dL", {"mg/dl": 1.0, "mmol/l": 38.67}, 40, 1000),
     "hdl_cholesterol": Quantity("mg/dL", {"mg/dl": 1.0, "mmol/l": 38.67}, 5, 250),

@@ -21,12 +21,14 @@ def test_json_file_parses_with_units_converted() -> None:
     assert ctx.age == 65 and ctx.sex == "male" and ctx.smoker is True
     assert ctx.vitals["respiratory_rate"].value == 32  # bare number: conventional unit
     assert ctx.vitals["temperature"].value == pytest.approx(38.5, abs=0.01)  # 101.3 F
-    assert ctx.labs["urea"].value == pytest.approx(8.0, abs=0.01)  # BUN 22.4 mg/dL / 2.8
+    assert ctx.labs["bun"].value == pytest.approx(22.4)  # blood urea nitrogen stays BUN (mg/dL)
     assert ctx.labs["creatinine"].value == pytest.approx(123.8, abs=0.1)
     assert ctx.labs["total_cholesterol"].value == pytest.approx(201.1, abs=0.1)
-    assert ctx.labs["urea"].given == "22.4 mg/dL"
-    assert PatientContext.from_dict(ctx.to_dict()) == PatientContext.from_dict(ctx.to_dict())  # round trip
-    assert PatientContext.from_dict(ctx.to_dict()).labs["urea"].value == ctx.labs["urea"].value
+    assert ctx.labs["bun"].given == "22.4 mg/dL"
+    again = PatientContext.from_dict(ctx.to_dict())  # round trip through canonical units
+    assert again.labs == {k: type(m)(m.value, m.unit, again.labs[k].given) for k, m in ctx.labs.items()}
+    assert PatientContext.from_dict({"labs": {"urea": {"value": 48.05, "unit": "mg/dL"}}}).labs["urea"].value == \
+        pytest.approx(8.0, abs=0.01)  # urea (not BUN) in mg/dL: / 6.006
 
 
 def test_summary_has_the_facts_and_no_identifiers() -> None:

@@ -62,7 +62,8 @@ def test_extract_done_example() -> None:
 
 def test_extract_units_and_risk_phrases() -> None:
     ex = extract("70-year-old, BUN 28 mg/dL, temp 101.3 F, what is his stroke risk? urea 9")
-    assert ex.values["urea_mmol_l"] == pytest.approx(10.0)
+    assert ex.values["urea_mmol_l"] == pytest.approx(10.0)  # BUN 28 mg/dL / 2.8
+    assert extract("urea 48.05 mg/dL").values["urea_mmol_l"] == pytest.approx(8.0, abs=0.01)
     assert ex.values["temperature_c"] == pytest.approx(38.5, abs=0.01) and ex.values["fever"] is True
     assert "stroke_tia" not in ex.values  # "stroke risk" is the question, not a history of stroke
     assert ex.values["sex"] == "male"
