@@ -84,8 +84,11 @@ def _codes(concept: dict[str, Any] | None) -> set[str]:
 
 
 def _status(res: dict[str, Any], key: str) -> str:
+    """A status as lower-case text: a plain code, or a CodeableConcept's text/display/code."""
     value = res.get(key)
-    return _text(value).lower() or next(iter(_codes(value)), "") if isinstance(value, dict) else str(value or "").lower()
+    if not isinstance(value, dict):
+        return str(value or "").lower()
+    return (_text(value) or next(iter(sorted(_codes(value))), "")).lower()
 
 
 def _patient(res: dict[str, Any], out: dict[str, Any], today: dt.date) -> None:
