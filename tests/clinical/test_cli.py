@@ -84,3 +84,16 @@ def test_ask_with_invalid_patient_warns_and_completes(capsys: pytest.CaptureFixt
 def test_ask_with_unreadable_patient_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["ask", "--llm", "fake", "--patient", str(tmp_path / "none.json"), "hi"]) == 2
     assert "Cannot read the patient file" in capsys.readouterr().err
+
+
+def test_chat_session_passes_patient_context(capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.clinical.tools import PatientContextTool
+    from assistant.commands.chat import ChatSession
+    from assistant.engine import Assistant
+    from assistant.llm.fake import EchoLLM
+
+    session = ChatSession(role="doctor")
+    session.context["patient"] = {"age": 71, "sex": "female", "conditions": ["Asthma"]}
+    session.ask(Assistant(EchoLLM(), tools=[PatientContextTool()]), "Any interactions to watch?")
+    out = capsys.readouterr().out
+    assert "age 71, female" in out and "Conditions: Asthma" in out
