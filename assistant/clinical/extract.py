@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.clinical.patient import LABS, PatientContext
+from assistant.clinical.patient import LABS, VITALS, PatientContext
 
 # Score key -> name patterns (explicit request) and intent patterns (implicit request).
 EXPLICIT: dict[str, str] = {
@@ -88,6 +88,7 @@ def extract(text: str, patient: PatientContext | None = None) -> Extraction:
     _vitals(text, ex)
     _labs(text, ex)
     _findings(text, ex)
+    _check_ranges(ex)
     if patient is not None:
         _from_patient(patient, ex)
     _derived(ex)
@@ -228,6 +229,30 @@ def _from_patient(p: PatientContext, ex: Extraction) -> None:
             v.setdefault(name, bool(mentioned(meds, words)))
     if "creatinine" in p.labs and p.labs["creatinine"].value >= 200:
         v.setdefault("abnormal_renal_function", True)
+
+
+# Extracted value -> its quantity, for the same plausibility ranges as the patient context.
+_RANGED = {"heart_rate": VITALS["heart_rate"], "respiratory_rate": VITALS["respiratory_rate"],
+           "systolic_bp": VITALS["systolic_bp"], "diastolic_bp": VITALS["diastolic_bp"], "gcs": VITALS["gcs"],
+           "temperature_c": VITALS["temperature"], "urea": LABS["urea"], "bun": LABS["bun"],
+           "total_cholesterol": LABS["total_cholesterol"], "hdl_cholesterol": LABS["hdl_cholesterol"]}
+
+
+def _check_ranges(ex: Extraction) -> None:
+    """Drop implausible values from the message (a heart rate of 900), reporting each by name."""
+    for key, q in _RANGED.items():
+        value = ex.values.get(key)
+        if value is not None and not q.low <= value <= q.high:
+            del ex.values[key]
+            ex.problems.append(f"{key} {value:g} is outside the physiologic range {q.low:g}-{q.high:g} {q.canonical}")
+    age = ex.values.get("age")
+    if age is not None and age > 120:
+        del ex.values["age"]
+        ex.problems.append(f"age {age:g} is not plausible")
+    sbp, dbp = ex.values.get("systolic_bp"), ex.values.get("diastolic_bp")
+    if sbp is not None and dbp is not None and dbp >= sbp:
+        del ex.values["systolic_bp"], ex.values["diastolic_bp"]
+        ex.problems.append(f"blood pressure {sbp:g}/{dbp:g}: the diastolic must be below the systolic")
 
 
 def _derived(ex: Extraction) -> None:

@@ -74,6 +74,18 @@ def test_extract_units_and_risk_phrases() -> None:
     assert extract("72F with AF").values == extract("72F with AF").values | {"age": 72, "sex": "female"}
 
 
+def test_implausible_message_values_are_dropped_and_named() -> None:
+    ex = extract("Wells score: HR 900, BP 50/90, temp 60 C, aged 130")
+    for key in ("heart_rate", "systolic_bp", "diastolic_bp", "temperature_c", "age"):
+        assert key not in ex.values
+    assert any(p.startswith("heart_rate 900 is outside the physiologic range") for p in ex.problems)
+    assert any("diastolic must be below" for p in ex.problems) and any("age 130" in p for p in ex.problems)
+    tool = RiskScoreTool()
+    with pytest.raises(InputError, match="heart_rate 900 is outside"):
+        tool(**tool.select(Turn("Wells score: HR 900, leg swelling, PE most likely, no previous DVT, "
+                                "no haemoptysis, no cancer, no recent surgery", role="doctor")))
+
+
 def test_message_wins_over_patient_context_and_problem_list_is_complete() -> None:
     patient = PatientContext.from_dict({"age": 80, "sex": "female", "conditions": ["Hypertension"],
                                         "vitals": {"respiratory_rate": 18}})
