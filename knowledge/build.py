@@ -242,8 +242,10 @@ def _differentials(folder: Path, batch: _Batch) -> int:
     for path in files:
         d = json.loads(path.read_text(encoding="utf-8"))
         cid = f"COMPLAINT:{d['differential_id']}"
-        batch.node(cid, "complaint", d["title"], d.get("description", ""), f"open-medicine (doi:{d.get('source_doi')})",
-                   d.get("keywords", []))
+        source = f"open-medicine differential; source: {d.get('source_description') or 'not stated'}"
+        if d.get("source_doi"):
+            source += f" doi:{d['source_doi']}"
+        batch.node(cid, "complaint", d["title"], d.get("description", ""), source, d.get("keywords", []))
         for dx in d.get("diagnoses", []):
             did = f"DX:{normalize(dx['name']).replace(' ', '_')}"
             batch.node(did, "diagnosis", dx["name"], "; ".join(dx.get("key_features", [])), "open-medicine",

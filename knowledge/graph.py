@@ -171,7 +171,7 @@ class KnowledgeGraph:
     # ------------------------------------------------------------------ entity linking
     def link(self, text: str, kinds: tuple[str, ...] | None = None) -> list[Entity]:
         """Graph nodes named in `text`: explicit codes, then the longest synonym matches, left to right."""
-        found = self.codes(text)
+        found = [e for e in self.codes(text) if kinds is None or e.kind in kinds]
         taken = [(e.start, e.end) for e in found]
         words = [(m.group(0).lower(), m.start(), m.end()) for m in re.finditer(r"[A-Za-z0-9]+", text)]
         grams: dict[str, tuple[int, int]] = {}

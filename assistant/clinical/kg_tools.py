@@ -39,7 +39,7 @@ ASKS_DIFFERENTIAL = re.compile(r"\b(?:differential|ddx|d/dx|what could (?:this|i
                                r"causes? (?:of|for)|which (?:disease|syndrome|condition)s?|what (?:disease|syndrome|condition))",
                                re.IGNORECASE)
 ASKS_LOOKUP = re.compile(r"\b(?:define|definition of|look ?up|synonyms? (?:of|for)|icd(?:-?10(?:-?cm)?)?(?: code)? (?:for|of))"
-                         r"\s+(?:the |a |an )?([^?.!;:]+)", re.IGNORECASE)
+                         r"\s+(?:the |a |an )?((?:[^?.!;:]|[.:](?=\d))+)", re.IGNORECASE)
 
 
 def kg_path(settings: Settings) -> Path:
@@ -94,7 +94,8 @@ class DifferentialTool(Tool):
                 f"{m.name} ({m.id}, score {m.score:.2f}; " + ", ".join(
                     f"{s['query_name']}" + ("" if s["exact"] else f" ~ {s['disease_phenotype_name']}")
                     for s in m.supporting) + ")" for m in ranked))
-        citations = [Citation(id="kb:hpo", title="Human Phenotype Ontology annotations, Phenomizer-style ranking",
+        citations = [_complaint_citation(c, text) for c, text in zip(lists, lines)]
+        citations += [Citation(id="kb:hpo", title="Human Phenotype Ontology annotations, Phenomizer-style ranking",
                               source=f"{HPO_CITATION[0]} Method: {PHENOMIZER_CITATION[0]}", score=1.0,
                               text=lines[-1], url=HPO_CITATION[1], year=HPO_CITATION[2])] if ranked else []
         data = {"phenotypes": [{"id": p, "name": self.kg.node(p)["name"]} for p in phenotypes],  # type: ignore[index]
@@ -112,11 +113,18 @@ class DifferentialTool(Tool):
         return found[0]
 
 
+def _complaint_citation(c: dict[str, Any], text: str) -> Citation:
+    """A complaint differential cited like literature: its evidence source and DOI link."""
+    doi = re.search(r"doi:(\S+)$", c.get("source") or "")
+    return Citation(id=f"kb:{c['id']}", title=c["name"], source=c.get("source") or "open-medicine", score=1.0,
+                    text=text, url=f"https://doi.org/{doi.group(1)}" if doi else None)
+
+
 def _complaint_text(c: dict[str, Any]) -> str:
     must = [d for d in c["diagnoses"] if d.get("likelihood") == "must_not_miss"]
     common = [d for d in c["diagnoses"] if d.get("likelihood") == "common"]
     flags = [f"{d['name']}: {', '.join(d.get('red_flags', [])[:3])}" for d in must]
-    return (f"{c['name']} ({c['source']}). Must not miss: {', '.join(d['name'] for d in must) or 'none listed'}. "
+    return (f"{c['name']}. Must not miss: {', '.join(d['name'] for d in must) or 'none listed'}. "
             f"Common: {', '.join(d['name'] for d in common) or 'none listed'}. "
             f"Red flags: {'; '.join(flags) or 'none listed'}.")
 
@@ -134,7 +142,7 @@ class LookupTool(Tool):
 
     def select(self, turn: Turn) -> dict[str, Any] | None:
         terms = [e.text for e in self.kg.codes(turn.text)]
-        if m := ASKS_LOOKUP.search(turn.text):
+        if (m := ASKS_LOOKUP.search(turn.text)) and not any(m.group(1).strip() in t for t in terms):
             terms.append(m.group(1).strip())
         return {"terms": list(dict.fromkeys(terms))} if terms else None
 

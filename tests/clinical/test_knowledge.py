@@ -51,6 +51,7 @@ def test_entity_linking_longest_match_and_codes(tiny_kg: KnowledgeGraph) -> None
     assert found == [("HP:0002069", "grand mal seizure"), ("HP:0001249", "mental retardation"),
                      ("HP:0001945", "fever"), ("HP:0000518", "HP:0000518"), ("OMIM:100002", "OMIM:100002")]
     assert [e.id for e in tiny_kg.link("fever", kinds=("complaint",))] == ["COMPLAINT:fever"]
+    assert [e.id for e in tiny_kg.link("fever, OMIM:100002", kinds=("phenotype",))] == ["HP:0001945"]
     assert tiny_kg.link("all of this is normal") == []  # stop words are not entities
 
 
@@ -89,7 +90,8 @@ def test_differential_tool_selects_and_reports(tiny_kg: KnowledgeGraph) -> None:
     out = tool(**inputs)
     assert out.data["ranked"][0]["id"] == "OMIM:100001"
     assert "Must not miss: Sepsis / Septic Shock" in out.context and "not a diagnosis" in out.context
-    assert out.citations and out.citations[0].url == "https://doi.org/10.1093/nar/gkaa1043"
+    assert [c.url for c in out.citations] == ["https://doi.org/10.1000/test", "https://doi.org/10.1093/nar/gkaa1043"]
+    assert out.citations[0].id == "kb:COMPLAINT:fever" and "Must not miss" in out.citations[0].text
     assert tool.select(Turn("Differential for seizures?", role="patient")) is None
     assert tool.select(Turn("How are seizures treated?", role="doctor")) is None
     with pytest.raises(InputError, match="HP:123"):
@@ -105,6 +107,7 @@ def test_lookup_tool(tiny_kg: KnowledgeGraph) -> None:
     out = tool(**inputs)
     assert "Ectopia lentis" in out.context and "Clouding of the lens" in out.context
     assert tool.select(Turn("How is asthma treated?")) is None
+    assert tool.select(Turn("Please look up HP:0001083.")) == {"terms": ["HP:0001083"]}  # once, not twice
     with pytest.raises(InputError, match="Unknown term or code 'zzzz'"):
         tool(terms=["zzzz"])
     partial = tool(terms=["cataract", "zzzz"])
