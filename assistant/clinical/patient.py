@@ -298,3 +298,19 @@ def patient_from_turn_context(context: dict[str, Any]) -> PatientContext | None:
     if raw is None:
         return None
     return raw if isinstance(raw, PatientContext) else PatientContext.from_dict(raw)
+
+
+def patient_for_log(raw: Any) -> dict[str, Any]:
+    """What an audit log may keep of a turn's patient context: known clinical fields only.
+
+    A valid context is logged in canonical units; an invalid one keeps just its known fields,
+    so free-form extras (a name, a record number, an address sent by mistake) never reach a log.
+    """
+    if isinstance(raw, PatientContext):
+        return raw.to_dict()
+    if not isinstance(raw, dict):
+        return {}
+    try:
+        return PatientContext.from_dict(raw).to_dict()
+    except InputError:
+        return {k: v for k, v in raw.items() if k in _FIELDS}

@@ -121,3 +121,13 @@ def test_unreadable_and_non_json_files(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         load_patient_file(bad)
+
+
+def test_patient_for_log_keeps_only_clinical_fields() -> None:
+    from assistant.clinical.patient import patient_for_log
+
+    raw = {"name": "Jane Doe", "mrn": "123456", "age": 40, "vitals": {"heart_rate": 900}}
+    logged = patient_for_log(raw)
+    assert logged == {"age": 40, "vitals": {"heart_rate": 900}}  # invalid: known fields, as given
+    assert patient_for_log({"age": 40, "sex": "f"}) == {"age": 40.0, "sex": "female"}
+    assert patient_for_log("Jane") == {}
