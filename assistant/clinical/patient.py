@@ -313,4 +313,8 @@ def patient_for_log(raw: Any) -> dict[str, Any]:
     try:
         return PatientContext.from_dict(raw).to_dict()
     except InputError:
-        return {k: v for k, v in raw.items() if k in _FIELDS}
+        kept = {k: v for k, v in raw.items() if k in _FIELDS}
+        for group, table in (("vitals", VITALS), ("labs", LABS)):
+            if isinstance(kept.get(group), dict):
+                kept[group] = {k: v for k, v in kept[group].items() if k in table}
+        return kept

@@ -126,7 +126,7 @@ def test_unreadable_and_non_json_files(tmp_path: Path) -> None:
 def test_patient_for_log_keeps_only_clinical_fields() -> None:
     from assistant.clinical.patient import patient_for_log
 
-    raw = {"name": "Jane Doe", "mrn": "123456", "age": 40, "vitals": {"heart_rate": 900}}
+    raw = {"name": "Jane Doe", "mrn": "123456", "age": 40, "vitals": {"heart_rate": 900, "nhs_number": "943"}}
     logged = patient_for_log(raw)
     assert logged == {"age": 40, "vitals": {"heart_rate": 900}}  # invalid: known fields, as given
     assert patient_for_log({"age": 40, "sex": "f"}) == {"age": 40.0, "sex": "female"}
