@@ -154,19 +154,21 @@ class KnowledgeGraph:
         return {}
 
     def search(self, text: str, kinds: tuple[str, ...] | None = None, limit: int = 10) -> list[dict[str, str]]:
-        """Nodes whose name or synonym contains `text` (normalised), shortest names first."""
+        """Nodes whose name or synonym contains `text` (normalised): exact, then prefix, then shortest."""
         norm = normalize(text)
         if not norm:
             return []
-        sql = ("SELECT DISTINCT s.node_id, n.name, n.kind FROM synonyms s JOIN nodes n ON n.id = s.node_id "
-               "WHERE s.norm LIKE ?")
-        args: list[Any] = [f"%{norm}%"]
+        # Rank of a node: its best synonym, exact (0) < prefix (1000) < contains (2000), plus its length.
+        sql = ("SELECT s.node_id, n.name, n.kind, "
+               "MIN((s.norm != ?) * 1000 + (s.norm NOT LIKE ?) * 1000 + length(s.norm)) AS rank "
+               "FROM synonyms s JOIN nodes n ON n.id = s.node_id WHERE s.norm LIKE ?")
+        args: list[Any] = [norm, f"{norm}%", f"%{norm}%"]
         if kinds:
             sql += f" AND n.kind IN ({','.join('?' * len(kinds))})"
             args += list(kinds)
-        sql += " ORDER BY length(s.norm) LIMIT ?"
+        sql += " GROUP BY s.node_id ORDER BY rank, s.node_id LIMIT ?"
         rows = self.con.execute(sql, [*args, limit]).fetchall()
-        return [{"id": i, "name": n, "kind": k} for i, n, k in rows]
+        return [{"id": i, "name": n, "kind": k} for i, n, k, _ in rows]
 
     # ------------------------------------------------------------------ entity linking
     def link(self, text: str, kinds: tuple[str, ...] | None = None) -> list[Entity]:

@@ -142,14 +142,21 @@ class LookupTool(Tool):
 
     def select(self, turn: Turn) -> dict[str, Any] | None:
         terms = [e.text for e in self.kg.codes(turn.text)]
-        if (m := ASKS_LOOKUP.search(turn.text)) and not any(m.group(1).strip() in t for t in terms):
+        m = ASKS_LOOKUP.search(turn.text)
+        if m and not any(m.group(1).strip() in t for t in terms):
             terms.append(m.group(1).strip())
-        return {"terms": list(dict.fromkeys(terms))} if terms else None
+        if not terms:
+            return None
+        icd = bool(m and m.group(0).lower().startswith("icd"))
+        return {"terms": list(dict.fromkeys(terms))} | ({"prefer": "icd10cm"} if icd else {})
 
-    def forward(self, terms: list[str]) -> ToolOutput:
+    def forward(self, terms: list[str], prefer: str | None = None) -> ToolOutput:
+        """Look up each term; with `prefer="icd10cm"`, a name gives its three best ICD-10-CM matches."""
         found, unknown = [], []
         for term in terms:
-            node = self.kg.lookup(str(term))
+            hits = self.kg.search(str(term), kinds=(prefer,), limit=3) if prefer else []
+            found += [self.kg.lookup(h["id"]) for h in hits[1:]]
+            node = self.kg.lookup(hits[0]["id"]) if hits else self.kg.lookup(str(term))
             if node is None:
                 hits = self.kg.search(str(term), kinds=("icd10cm", "phenotype", "disease"), limit=3)
                 node = self.kg.lookup(hits[0]["id"]) if hits else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.clinical.kg_tools import LookupTool
+from assistant.types import Turn
 from knowledge import KnowledgeGraph, build_graph, open_graph
 
 pytestmark = pytest.mark.slow
@@ -47,6 +49,10 @@ def test_icd_drug_and_complaint_nodes(kg: KnowledgeGraph) -> None:
     assert j189["name"] == "Pneumonia, unspecified organism" and j189["parents"][0]["id"] == "ICD10CM:J18"
     assert kg.lookup("j189")["id"] == "ICD10CM:J18.9"
     assert kg.lookup("eliquis")["id"] == "DRUG:apixaban"
+    tool = LookupTool(kg)
+    inputs = tool.select(Turn("What is the ICD code for pneumonia?"))
+    assert inputs == {"terms": ["pneumonia"], "prefer": "icd10cm"}
+    assert tool(**inputs).data["entries"][0]["id"].startswith("ICD10CM:J")
     fever = kg.lookup("COMPLAINT:fever")
     assert any(d["likelihood"] == "must_not_miss" for d in fever["related"]["diagnoses"])
     linked = {e.id for e in kg.link("On apixaban; chest pain, dyspnea and fever. J18.9?")}
