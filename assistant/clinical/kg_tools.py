@@ -155,8 +155,10 @@ class LookupTool(Tool):
         found, unknown = [], []
         for term in terms:
             hits = self.kg.search(str(term), kinds=(prefer,), limit=3) if prefer else []
-            found += [self.kg.lookup(h["id"]) for h in hits[1:]]
-            node = self.kg.lookup(hits[0]["id"]) if hits else self.kg.lookup(str(term))
+            if hits:
+                found += [self.kg.lookup(h["id"]) for h in hits]
+                continue
+            node = self.kg.lookup(str(term))
             if node is None:
                 hits = self.kg.search(str(term), kinds=("icd10cm", "phenotype", "disease"), limit=3)
                 node = self.kg.lookup(hits[0]["id"]) if hits else None
