@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "assistant.commands.serve",
     "eval.cli",
     "assistant.commands.bench",
+    "assistant.commands.kg",
 ]
 
 

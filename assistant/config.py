@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(20.0, description="largest accepted image upload, in MB")
     max_waiting: int = Field(8, description="turns that may wait for the model before the servers answer busy")
     ui_retention_minutes: float = Field(30.0, description="minutes an idle chat and its uploads are kept")
+    kg_path: Path | None = Field(None, description="knowledge-graph SQLite file (default: CACHE_DIR/kg/medassist-kg.sqlite3)")
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.cache_dir / "index" / "bundled"

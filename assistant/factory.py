@@ -17,9 +17,15 @@ from assistant.safety import Guardrails
 from assistant.tools import Tool
 
 # tool name -> "module:function" taking Settings and returning a Tool (or None when it does not apply).
+# Order matters: citations are numbered in tool order, literature first.
 TOOL_BUILDERS: dict[str, str] = {
     "retrieval": "retrieval.tool:build_tool",
     "xray": "vision.tool:build_tool",
+    "patient": "assistant.clinical.tools:build_patient_tool",
+    "risk_score": "assistant.clinical.tools:build_score_tool",
+    "differential": "assistant.clinical.kg_tools:build_differential_tool",
+    "lookup": "assistant.clinical.kg_tools:build_lookup_tool",
+    "entities": "assistant.clinical.kg_tools:build_entity_tool",
 }
 
 GUARDRAILS: dict[str, str] = {

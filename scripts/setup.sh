@@ -17,4 +17,5 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 .venv/bin/pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
 .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
 .venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-assets.txt
+.venv/bin/medassist kg build >/dev/null  # knowledge graph (about 40 s): docs/clinical.md
 echo "$want" > "$stamp"

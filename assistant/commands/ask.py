@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image", help="attach a chest X-ray (PNG, JPEG or DICOM)")
     p.add_argument("--batch", type=Path, help="JSONL file: one {text, role?, image?, id?} per line")
     p.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    p.add_argument("--patient", type=Path, help="patient context: our JSON shape or FHIR resources (docs/clinical.md)")
     add_settings_flags(p)
     p.set_defaults(func=run)
 
@@ -34,6 +35,11 @@ def run(args: argparse.Namespace) -> int:
     if args.batch is None and not (args.text or "").strip():
         raise InputError("The question is empty: pass it as `medassist ask \"...\"` or use --batch FILE.jsonl.")
     rows = list(read_batch(args.batch)) if args.batch else [{"text": args.text, "role": args.role, "image": args.image}]
+    if args.patient is not None:
+        from assistant.clinical.cli import load_patient_for_cli
+
+        patient = load_patient_for_cli(args.patient)
+        rows = [{"patient": patient} | row for row in rows]
     assistant = build_assistant(settings_from_args(args))
     failed = 0
     for row in rows:
@@ -53,7 +59,9 @@ def answer_row(assistant: Any, row: dict[str, Any], default_role: str, batch: bo
     if "_error" in row:
         return head | {"error": row["_error"]}
     try:
-        turn = Turn(text=str(row.get("text") or ""), role=row.get("role") or default_role, image=row.get("image"))
+        context = {"patient": row["patient"]} if row.get("patient") is not None else {}
+        turn = Turn(text=str(row.get("text") or ""), role=row.get("role") or default_role, image=row.get("image"),
+                    context=context)
         return head | assistant.ask(turn).to_json()
     except MedAssistError as exc:
         if not batch:

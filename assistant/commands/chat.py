@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("chat", help="interactive terminal chat", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--role", choices=ROLES, default="patient")
+    p.add_argument("--patient", help="patient context: our JSON shape or FHIR resources (docs/clinical.md)")
     add_settings_flags(p)
     p.set_defaults(func=run)
 
@@ -38,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     assistant = build_assistant(settings)
     print(f"MedAssist ({assistant.llm.name}). Not a medical device. {HELP}", file=sys.stderr)
     session = ChatSession(role=args.role)
+    if getattr(args, "patient", None):
+        from assistant.clinical.cli import load_patient_for_cli
+
+        session.context["patient"] = load_patient_for_cli(args.patient)
     while True:
         try:
             line = input(f"{session.role}> ")
@@ -56,6 +61,7 @@ class ChatSession:
         self.role = role
         self.image: str | None = None
         self.history: list[Message] = []
+        self.context: dict = {}
 
     def command(self, line: str) -> bool:
         """Handle a /command; return False to quit."""
@@ -73,7 +79,8 @@ class ChatSession:
         return True
 
     def ask(self, assistant, text: str) -> None:
-        turn = Turn(text=text, role=self.role, image=self.image, history=list(self.history))  # type: ignore[arg-type]
+        turn = Turn(text=text, role=self.role, image=self.image, history=list(self.history),  # type: ignore[arg-type]
+                    context=dict(self.context))
         try:
             for event in assistant.run(turn):
                 _show(event)
