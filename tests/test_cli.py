@@ -53,7 +53,8 @@ def test_batch_keeps_order_and_reports_bad_rows(tmp_path: Path, capsys: pytest.C
 def test_errors_are_one_sentence_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and err.count("\n") == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in err
 
 
 def test_help_and_module_entry_point() -> None:

@@ -27,12 +27,17 @@ CASES = {
     "no_sources": {},
     "disclaimer_patient": {},
     "disclaimer_doctor": {},
+    "eval_mcq_system": {"style": "cot", "documents": []},
+    "eval_mcq_system_direct": {"style": "direct", "documents": [{"title": "T", "text": "x"}]},
+    "eval_mcq_user": {"style": "cot", "documents": [{"title": "T", "text": "x"}], "question": "Q?",
+                      "options": {"A": "one", "B": "two"}},
+    "eval_healthbench_grader": {"conversation": "user: hi", "rubric_item": "[5] Greets the user"},
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_rendered_prompt_matches_snapshot(case: str) -> None:
-    template = case.removesuffix("_empty")
+    template = case.removesuffix("_empty").removesuffix("_direct")
     text = prompts.render(template, **CASES[case])
     path = SNAPSHOTS / f"{case}.txt"
     if os.environ.get("MEDASSIST_UPDATE_SNAPSHOTS"):
@@ -42,7 +47,7 @@ def test_rendered_prompt_matches_snapshot(case: str) -> None:
 
 
 def test_every_template_has_a_snapshot_case() -> None:
-    assert set(prompts.names()) == {c.removesuffix("_empty") for c in CASES}
+    assert set(prompts.names()) == {c.removesuffix("_empty").removesuffix("_direct") for c in CASES}
 
 
 def test_missing_variable_is_an_error_not_blank() -> None:
