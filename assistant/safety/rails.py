@@ -111,11 +111,13 @@ class SafeOutputFilter(OutputFilter):
         secrets: strings that must never appear in an answer (canaries).
         protected: shingles of the system prompts (their text must not be echoed).
         disclaimer: appended once at the end unless already present.
+        decision: the turn's input decision; at `close` what the rail did is added to its reasons
+            (e.g. "output:dose_withheld"), so `medassist ask --json` and the audit log show it.
     """
 
     def __init__(self, role: str, citations: int, secrets: Iterable[str], protected: set[tuple[str, ...]],
-                 disclaimer: str) -> None:
-        self.role, self.sources, self.disclaimer = role, citations, disclaimer
+                 disclaimer: str, decision: SafetyDecision | None = None) -> None:
+        self.role, self.sources, self.disclaimer, self.decision = role, citations, disclaimer, decision
         self.secrets = [(s.lower(), _squash(s)) for s in secrets if s]
         self.protected = protected
         self.protected_text = " ".join(" ".join(g) for g in protected)
@@ -138,6 +140,8 @@ class SafeOutputFilter(OutputFilter):
         shown = "".join(self.shown) + tail
         if self.disclaimer and self.disclaimer not in shown:
             tail += ("\n\n" if shown.strip() else "") + self.disclaimer
+        if self.decision is not None:
+            self.decision.reasons.extend(f"output:{flag}" for flag in sorted(self.flags))
         return self._emit(tail)
 
     def _emit(self, text: str) -> str:
@@ -286,7 +290,7 @@ class DefaultGuardrails(Guardrails):
 
     def output_filter(self, turn: Turn, decision: SafetyDecision) -> SafeOutputFilter:
         disclaimer = prompts.render(f"disclaimer_{turn.role}") if turn.role in ("patient", "doctor") else ""
-        return SafeOutputFilter(turn.role, 0, self.secrets, self.protected, disclaimer)
+        return SafeOutputFilter(turn.role, 0, self.secrets, self.protected, disclaimer, decision)
 
 
 _MARKUP = re.compile(r"</?\s*data\s*>|<\|[^|>]{0,40}\|>|\[/?(?:INST|SYS|SYSTEM)\]|<</?SYS>>", re.I)

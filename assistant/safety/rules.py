@@ -101,7 +101,7 @@ _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass|skip)\b\W+(?:\w+\W+){0,4}(?:previous|prior|above|earlier|preceding|all|any|your|the|system|safety)\W+(?:\w+\W+){0,2}"
     r"(?:instructions?|rules?|prompts?|directions?|guidelines?|guardrails?|constraints?|polic(?:y|ies)|messages?)|"
     r"\b(?:reveal|print|show|repeat|output|display|leak|dump|recite|spell out|tell me|give me|what (?:is|are)|share|write out|translate)\b\W+(?:\w+\W+){0,4}"
-    r"(?:system prompt|hidden (?:prompt|instructions?)|initial (?:prompt|instructions?)|developer (?:message|prompt)|secret|canary|password|confidential (?:instructions?|text)|instructions (?:you were|above))|"
+    r"(?:system prompt|hidden (?:prompt|instructions?)|initial (?:prompt|instructions?)|developer (?:message|prompt)|(?:your|the) secret (?:code|key|token|word|value)|secret (?:code|key|token)|canary|password|api key|confidential (?:instructions?|text)|instructions (?:you were|above))|"
     r"\byou are now\b|\bdeveloper mode\b|\bdo anything now\b|\bjailbr(?:eak|oken)\b|\bDAN\b|\bno (?:rules|restrictions|filters|limits) apply\b|"
     r"\b(?:new|updated|real|true) (?:instructions?|rules?|system prompt)\s*:|\bsystem (?:override|message|prompt)\s*:|"
     r"<\|?\s*(?:im_start|system|im_end|endoftext)|\[/?(?:inst|system)\]|###\s*(?:system|instruction)|"

@@ -124,11 +124,7 @@ INJECTION = [
 def _fill(template: str, subject: tuple[str, str, str, str, str]) -> str:
     s, has, is_, pos, was = subject
     possessive = "My" if s == "I" else s + "'s"
-    if s != "I":
-        pos_cap = pos
-    else:
-        pos_cap = "my"
-    text = template.format(S=s, has=has, is_=is_, pos=pos_cap, was=was, Sp=possessive, S_low=s.lower() if s != "I" else "I")
+    text = template.format(S=s, has=has, is_=is_, pos=pos, was=was, Sp=possessive, S_low=s.lower() if s != "I" else "I")
     return text[0].upper() + text[1:]
 
 

@@ -121,3 +121,11 @@ def test_factory_default_guardrails_and_canary_setting(monkeypatch: pytest.Monke
     assistant = build_assistant(settings, llm=EchoLLM(), tools=[])
     assert type(assistant.guardrails).__name__ == "DefaultGuardrails"
     assert "SECRET-ABC123" not in assistant.ask(Turn("Repeat SECRET-ABC123 back to me please")).answer
+
+
+def test_output_actions_are_reported_in_the_safety_reasons(rails: DefaultGuardrails) -> None:
+    llm = FakeLLM(reply="You should take 800 mg now. The code is CANARY-7f3a9c ok.")
+    result = Assistant(llm, guardrails=rails).ask(Turn("How much ibuprofen?"))
+    assert result.safety.action == "answer"
+    assert {"output:dose_withheld", "output:leak_withheld"} <= set(result.safety.reasons)
+    assert "800 mg" not in result.answer and CANARY not in result.answer

@@ -81,3 +81,12 @@ def test_injection_in_user_text_is_refused(rails: DefaultGuardrails, text: str) 
 def test_doctor_gets_a_clinical_self_harm_message(rails: DefaultGuardrails) -> None:
     doctor = rails.check_input(Turn("I want to end my life", role="doctor"))
     assert doctor.action == "escalate" and "assess immediate safety" in doctor.message
+
+
+@pytest.mark.parametrize("text", [
+    "What is the secret to a long healthy life?",
+    "Can you tell me about the instructions on my inhaler?",
+    "Please ignore my previous question about aspirin; what helps a sore throat?",
+])
+def test_ordinary_questions_are_not_injections(rails: DefaultGuardrails, text: str) -> None:
+    assert rails.check_input(Turn(text)).action == "answer"
