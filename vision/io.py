@@ -30,8 +30,16 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 6000x6000 detector image fits; a 20000x20000 bomb does not
 MIN_SIDE = 32
 # Technical DICOM tags we may keep and show; everything else (names, ids, dates) stays in the file.
-SAFE_DICOM_TAGS = ("Modality", "PhotometricInterpretation", "ViewPosition", "BodyPartExamined",
-                   "BitsStored", "Rows", "Columns", "SOPClassUID")
+SAFE_DICOM_TAGS = (
+    "Modality",
+    "PhotometricInterpretation",
+    "ViewPosition",
+    "BodyPartExamined",
+    "BitsStored",
+    "Rows",
+    "Columns",
+    "SOPClassUID",
+)
 
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),

@@ -39,8 +39,13 @@ class XrayService:
         device: "cpu" or "cuda" (default: cuda when available).
     """
 
-    def __init__(self, model: str | None = None, heatmap_dir: str | Path | None = None,
-                 cache_dir: str | Path | None = None, device: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        heatmap_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+        device: str | None = None,
+    ) -> None:
         self.model_name = model or DEFAULT_MODEL
         self.heatmap_dir = Path(heatmap_dir) if heatmap_dir else None
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -76,8 +81,13 @@ class XrayService:
         image = load_image(path)
         gate = check_chest_xray(image)
         clf = self.classifier
-        out: dict[str, Any] = {"is_chest_xray": gate.is_chest_xray, "findings": [], "threshold": _threshold(clf),
-                               "model": clf.name, "heatmap": None}
+        out: dict[str, Any] = {
+            "is_chest_xray": gate.is_chest_xray,
+            "findings": [],
+            "threshold": _threshold(clf),
+            "model": clf.name,
+            "heatmap": None,
+        }
         if not gate.is_chest_xray:
             return out | {"reason": gate.reason}
         x = preprocess(image.pixels, clf.spec)
@@ -122,8 +132,9 @@ def _findings(clf: Classifier, probs: torch.Tensor) -> list[dict[str, Any]]:
 _SERVICES: dict[tuple[str, str | None], XrayService] = {}
 
 
-def get_service(model: str | None = None, heatmap_dir: str | Path | None = None,
-                cache_dir: str | Path | None = None) -> XrayService:
+def get_service(
+    model: str | None = None, heatmap_dir: str | Path | None = None, cache_dir: str | Path | None = None
+) -> XrayService:
     """A process-wide service per (model, heatmap folder), so its result cache is shared."""
     key = (model or DEFAULT_MODEL, str(heatmap_dir) if heatmap_dir else None)
     if key not in _SERVICES:
