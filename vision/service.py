@@ -129,17 +129,24 @@ def _findings(clf: Classifier, probs: torch.Tensor) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["probability"]) if len(rows) > 1 else rows
 
 
-_SERVICES: dict[tuple[str, str | None], XrayService] = {}
+_SERVICES: dict[tuple[str, str | None, str | None, str | None], XrayService] = {}
+_SERVICES_LOCK = threading.Lock()
 
 
 def get_service(
-    model: str | None = None, heatmap_dir: str | Path | None = None, cache_dir: str | Path | None = None
+    model: str | None = None,
+    heatmap_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    device: str | None = None,
 ) -> XrayService:
-    """A process-wide service per (model, heatmap folder), so its result cache is shared."""
-    key = (model or DEFAULT_MODEL, str(heatmap_dir) if heatmap_dir else None)
-    if key not in _SERVICES:
-        _SERVICES[key] = XrayService(model, heatmap_dir, cache_dir or _default_cache())
-    return _SERVICES[key]
+    """A process-wide service per (model, heatmap folder, cache folder, device): every Assistant,
+    CLI call and API request in the process shares its result cache."""
+    cache = Path(cache_dir) if cache_dir else _default_cache()
+    key = (model or DEFAULT_MODEL, str(heatmap_dir) if heatmap_dir else None, str(cache), device)
+    with _SERVICES_LOCK:
+        if key not in _SERVICES:
+            _SERVICES[key] = XrayService(model, heatmap_dir, cache, device)
+        return _SERVICES[key]
 
 
 def _default_cache() -> Path:

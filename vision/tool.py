@@ -36,9 +36,9 @@ class XrayTool(Tool):
     def service(self) -> Any:
         """The `XrayService`, created on first use so that building the tool does not import torch."""
         if self._service is None:
-            from vision.service import XrayService
+            from vision.service import get_service
 
-            self._service = XrayService(self.model, self.heatmap_dir, self.cache_dir, self.device)
+            self._service = get_service(self.model, self.heatmap_dir, self.cache_dir, self.device)
         return self._service
 
     def select(self, turn: Turn) -> dict[str, Any] | None:

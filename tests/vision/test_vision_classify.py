@@ -169,8 +169,9 @@ def test_unreadable_image_keeps_the_chat_going(tiny_checkpoint: Path, tmp_path: 
 
 @pytest.mark.slow
 def test_cli_on_real_xrays_and_dicom_with_packaged_model(
-    packaged_images, rg1_dicoms, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    packaged_images, rg1_dicoms, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("MEDASSIST_CACHE_DIR", str(tmp_path / "cache"))  # the converted weights go here
     paths = [str(packaged_images[0][0]), str(packaged_images[-1][0]), str(rg1_dicoms["UNCR"])]
     assert main(["xray", "classify", *paths, "--json", "--heatmap-dir", str(tmp_path)]) == 0
     rows = [json.loads(l) for l in capsys.readouterr().out.strip().splitlines()]
