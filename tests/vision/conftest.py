@@ -53,3 +53,9 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Converted weights and heatmaps that a test does not place itself go to tmp_path, never ~/.cache."""
+    monkeypatch.setenv("MEDASSIST_CACHE_DIR", str(tmp_path / "medassist-cache"))
