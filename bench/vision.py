@@ -86,8 +86,14 @@ def _time_image(clf, path: Path, heat_dir: Path) -> dict[str, float]:
     t4 = time.perf_counter()
     overlay_png(display_image(image.pixels, 1024), cam, heat_dir / f"{path.stem}.png")
     t5 = time.perf_counter()
-    return {"load": t1 - t0, "preprocess": t2 - t1, "classify": t3 - t2, "gradcam": t4 - t3, "overlay": t5 - t4,
-            "total": t5 - t0}
+    return {
+        "load": t1 - t0,
+        "preprocess": t2 - t1,
+        "classify": t3 - t2,
+        "gradcam": t4 - t3,
+        "overlay": t5 - t4,
+        "total": t5 - t0,
+    }
 
 
 def run(model: str, smoke: bool, repeats: int, device: str | None) -> dict:
@@ -110,24 +116,39 @@ def run(model: str, smoke: bool, repeats: int, device: str | None) -> dict:
         for _ in range(repeats):
             for path in images:
                 rows.setdefault(_kind(path), []).append(_time_image(clf, path, tmp))
-    per_kind = {k: {s: round(statistics.median(r[s] for r in v) * 1000, 1) for s in v[0]} | {"images": len(v) // repeats}
-                for k, v in rows.items()}
+    per_kind = {
+        k: {s: round(statistics.median(r[s] for r in v) * 1000, 1) for s in v[0]} | {"images": len(v) // repeats}
+        for k, v in rows.items()
+    }
     cuda_peak = torch.cuda.max_memory_allocated() / 2**20 if clf.device.type == "cuda" else None
-    return {"model": clf.name, "device": str(clf.device), "repeats": repeats, "smoke": smoke,
-            "load_seconds": {"first (convert)": round(cold, 2), "cached": round(warm, 2)},
-            "median_ms": per_kind, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "cuda_peak_mib": round(cuda_peak, 1) if cuda_peak else None, "torch_threads": torch.get_num_threads()}
+    return {
+        "model": clf.name,
+        "device": str(clf.device),
+        "repeats": repeats,
+        "smoke": smoke,
+        "load_seconds": {"first (convert)": round(cold, 2), "cached": round(warm, 2)},
+        "median_ms": per_kind,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cuda_peak_mib": round(cuda_peak, 1) if cuda_peak else None,
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def _table(result: dict) -> str:
-    head = (f"{'images':<10} {'n':>3} {'load':>8} {'preproc':>8} {'classify':>9} {'gradcam':>8} {'overlay':>8} "
-            f"{'total':>8}  (median ms)")
+    head = (
+        f"{'images':<10} {'n':>3} {'load':>8} {'preproc':>8} {'classify':>9} {'gradcam':>8} {'overlay':>8} "
+        f"{'total':>8}  (median ms)"
+    )
     lines = [f"vision bench: {result['model']} on {result['device']}", head]
     for kind, m in result["median_ms"].items():
-        lines.append(f"{kind:<10} {m['images']:>3} {m['load']:>8} {m['preprocess']:>8} {m['classify']:>9} "
-                     f"{m['gradcam']:>8} {m['overlay']:>8} {m['total']:>8}")
-    lines.append(f"model load: {result['load_seconds']}; peak RSS {result['peak_rss_mib']} MiB"
-                 + (f"; CUDA peak {result['cuda_peak_mib']} MiB" if result["cuda_peak_mib"] else ""))
+        lines.append(
+            f"{kind:<10} {m['images']:>3} {m['load']:>8} {m['preprocess']:>8} {m['classify']:>9} "
+            f"{m['gradcam']:>8} {m['overlay']:>8} {m['total']:>8}"
+        )
+    lines.append(
+        f"model load: {result['load_seconds']}; peak RSS {result['peak_rss_mib']} MiB"
+        + (f"; CUDA peak {result['cuda_peak_mib']} MiB" if result["cuda_peak_mib"] else "")
+    )
     return "\n".join(lines)
 
 
@@ -139,14 +160,24 @@ def _meta() -> dict:
             return None
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=False,
+        ).stdout.strip()
     except OSError:
         commit = ""
-    return {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git": commit,
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "load_average_1m": round(os.getloadavg()[0], 2),
-            "packages": {n: version(n) for n in ("torch", "pillow", "pydicom", "pylibjpeg-openjpeg", "torchxrayvision")}}
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "git": commit,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "packages": {n: version(n) for n in ("torch", "pillow", "pydicom", "pylibjpeg-openjpeg", "torchxrayvision")},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,9 +195,16 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     result = run(args.model, args.smoke, 1 if args.smoke else args.repeats, args.device) | {"meta": _meta()}
-    print(_table(result) + f"\n(1-minute load average at the end: {result['meta']['load_average_1m']} on {os.cpu_count()} CPUs)")
+    print(
+        _table(result)
+        + f"\n(1-minute load average at the end: {result['meta']['load_average_1m']} on {os.cpu_count()} CPUs)"
+    )
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"vision-{stamp}{'-smoke' if args.smoke else ''}.json"
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(__file__).parent / "results" / f"vision-{stamp}{'-smoke' if args.smoke else ''}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(f"wrote {out}")

@@ -26,8 +26,15 @@ from torch import nn
 from assistant.errors import ConfigError, ModelError
 from vision.preprocess import PreprocessSpec
 
-XRV_WEIGHTS = ("densenet121-res224-all", "densenet121-res224-nih", "densenet121-res224-pc", "densenet121-res224-chex",
-               "densenet121-res224-rsna", "densenet121-res224-mimic_nb", "densenet121-res224-mimic_ch")
+XRV_WEIGHTS = (
+    "densenet121-res224-all",
+    "densenet121-res224-nih",
+    "densenet121-res224-pc",
+    "densenet121-res224-chex",
+    "densenet121-res224-rsna",
+    "densenet121-res224-mimic_nb",
+    "densenet121-res224-mimic_ch",
+)
 
 
 @dataclass
@@ -101,6 +108,7 @@ def _op_norm(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 # --- backends ---------------------------------------------------------------------------------
 
+
 def _xception_split(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     import torch.nn.functional as F
 
@@ -117,8 +125,13 @@ def load_xception(cache_dir: Path | None) -> Classifier:
 
     module = load_pneumonia_xception(cache_dir)
     return Classifier(
-        name="pneumonia-xception", module=module, labels=list(PneumoniaXception.labels), reported=["PNEUMONIA"],
-        mode="softmax", thresholds={"PNEUMONIA": 0.5}, spec=PreprocessSpec(150, 3, "keras_tf", "nearest"),
+        name="pneumonia-xception",
+        module=module,
+        labels=list(PneumoniaXception.labels),
+        reported=["PNEUMONIA"],
+        mode="softmax",
+        thresholds={"PNEUMONIA": 0.5},
+        spec=PreprocessSpec(150, 3, "keras_tf", "nearest"),
         splitter=_xception_split,
         info={"trained_on": "Kermany pediatric chest X-rays (pneumonia-model-package 0.3.0)", "calibration": "none"},
     )
@@ -144,10 +157,19 @@ def load_xrv(weights: str | None, cache_dir: Path | None, seed: int = 0) -> Clas
         module, labels, op = _xrv_pretrained(xrv, weights, cache_dir)
     reported = [label for label in labels if label]  # torchxrayvision marks untrained outputs with ""
     return Classifier(
-        name=f"xrv-{weights or 'random'}", module=module.eval(), labels=labels, reported=reported, mode="xrv",
-        thresholds={l: 0.5 for l in reported}, spec=PreprocessSpec(224, 1, "xrv", "bilinear"), splitter=_xrv_split,
-        op_threshs=op, calibrated=op is not None,
-        info={"trained_on": "torchxrayvision weights " + (weights or "none (random initialisation: meaningless outputs)")},
+        name=f"xrv-{weights or 'random'}",
+        module=module.eval(),
+        labels=labels,
+        reported=reported,
+        mode="xrv",
+        thresholds={l: 0.5 for l in reported},
+        spec=PreprocessSpec(224, 1, "xrv", "bilinear"),
+        splitter=_xrv_split,
+        op_threshs=op,
+        calibrated=op is not None,
+        info={
+            "trained_on": "torchxrayvision weights " + (weights or "none (random initialisation: meaningless outputs)")
+        },
     )
 
 
@@ -165,7 +187,9 @@ def _xrv_pretrained(xrv: Any, weights: str, cache_dir: Path | None) -> tuple[nn.
         try:  # first use: torchxrayvision downloads from GitHub and unpickles its own release file
             loaded = xrv.models.DenseNet(weights=weights, cache_dir=str(Path(cache_dir or ".") / "xrv"))
         except Exception as exc:
-            raise ModelError(f"Cannot download torchxrayvision weights {weights}: this machine needs internet once.") from exc
+            raise ModelError(
+                f"Cannot download torchxrayvision weights {weights}: this machine needs internet once."
+            ) from exc
         state = {k: v.contiguous() for k, v in loaded.state_dict().items() if k != "op_threshs"}
         cached.parent.mkdir(parents=True, exist_ok=True)
         save_file(state, str(cached))
@@ -193,7 +217,9 @@ def load_checkpoint(folder: Path) -> Classifier:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         state = load_file(str(folder / "model.safetensors"))
     except (OSError, ValueError) as exc:
-        raise ModelError(f"The checkpoint in {folder} is missing or corrupt (manifest.json + model.safetensors).") from exc
+        raise ModelError(
+            f"The checkpoint in {folder} is missing or corrupt (manifest.json + model.safetensors)."
+        ) from exc
     spec = PreprocessSpec.from_dict(manifest["preprocessing"])
     module = build_net(manifest["arch"], len(manifest["labels"]), spec.channels)
     try:
@@ -201,10 +227,16 @@ def load_checkpoint(folder: Path) -> Classifier:
     except RuntimeError as exc:
         raise ModelError(f"The checkpoint weights in {folder} do not match its manifest.") from exc
     return Classifier(
-        name=manifest.get("name", folder.name), module=module.eval(), labels=list(manifest["labels"]),
-        reported=list(manifest["reported"]), mode=manifest["mode"], thresholds=dict(manifest["thresholds"]),
-        spec=spec, splitter=_net_split,
-        temperature=float(manifest.get("temperature", 1.0)), calibrated=bool(manifest.get("calibrated", False)),
+        name=manifest.get("name", folder.name),
+        module=module.eval(),
+        labels=list(manifest["labels"]),
+        reported=list(manifest["reported"]),
+        mode=manifest["mode"],
+        thresholds=dict(manifest["thresholds"]),
+        spec=spec,
+        splitter=_net_split,
+        temperature=float(manifest.get("temperature", 1.0)),
+        calibrated=bool(manifest.get("calibrated", False)),
         info={"trained_on": manifest.get("dataset", "unknown"), "calibration": manifest.get("calibration", "none")},
     )
 

@@ -25,8 +25,22 @@ import numpy as np
 
 from assistant.errors import InputError
 
-NIH_LABELS = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
-              "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia"]
+NIH_LABELS = [
+    "Atelectasis",
+    "Cardiomegaly",
+    "Effusion",
+    "Infiltration",
+    "Mass",
+    "Nodule",
+    "Pneumonia",
+    "Pneumothorax",
+    "Consolidation",
+    "Edema",
+    "Emphysema",
+    "Fibrosis",
+    "Pleural_Thickening",
+    "Hernia",
+]
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom"}
 _PATIENT_RES = (re.compile(r"^(person\d+)_", re.I), re.compile(r"^(.*IM-\d+)-\d+", re.I))
@@ -88,7 +102,9 @@ def open_dataset(source: str | Path, images: str | Path | None = None, seed: int
     raise InputError(f"Cannot tell the layout of {path.name}: use an .npz, a .csv or a folder.")
 
 
-def patient_split(groups: list[str], seed: int = 0, fractions: tuple[float, float] = (0.7, 0.1)) -> dict[str, np.ndarray]:
+def patient_split(
+    groups: list[str], seed: int = 0, fractions: tuple[float, float] = (0.7, 0.1)
+) -> dict[str, np.ndarray]:
     """Split sample indices by group (patient) so no patient is in two splits.
 
     Args:
@@ -109,6 +125,7 @@ def patient_split(groups: list[str], seed: int = 0, fractions: tuple[float, floa
 
 
 # --- MedMNIST -------------------------------------------------------------------------------
+
 
 def medmnist_set(path: Path) -> LabelledSet:
     try:
@@ -135,6 +152,7 @@ def medmnist_set(path: Path) -> LabelledSet:
 
 # --- NIH ChestX-ray14 ---------------------------------------------------------------------------
 
+
 def nih_set(csv_path: Path, image_dir: Path, seed: int = 0) -> LabelledSet:
     rows = _read_csv(csv_path, ("Image Index", "Finding Labels", "Patient ID"))
     files, targets, patients = [], [], []
@@ -146,8 +164,15 @@ def nih_set(csv_path: Path, image_dir: Path, seed: int = 0) -> LabelledSet:
         files.append(image_dir / row["Image Index"])
         targets.append([int(l in found) for l in NIH_LABELS])
         patients.append(row["Patient ID"].strip())
-    return LabelledSet(csv_path.name, list(NIH_LABELS), True, np.array(targets, dtype=np.int64),
-                       _file_loader(files), patient_split(patients, seed), patients)
+    return LabelledSet(
+        csv_path.name,
+        list(NIH_LABELS),
+        True,
+        np.array(targets, dtype=np.int64),
+        _file_loader(files),
+        patient_split(patients, seed),
+        patients,
+    )
 
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
@@ -172,6 +197,7 @@ def _file_loader(files: list[Path]) -> Callable[[int], np.ndarray]:
 
 
 # --- class per folder ---------------------------------------------------------------------------
+
 
 def kermany_patient(name: str) -> str | None:
     """The patient id in a Kermany file name, or None."""
@@ -207,7 +233,9 @@ def folder_set(root: Path, seed: int = 0) -> LabelledSet:
         splits = {s: np.array([i for i, w in enumerate(which) if w == s], dtype=np.int64) for s in SPLITS}
     else:
         splits = patient_split(patients, seed)
-    return LabelledSet(root.name, classes, False, np.array(targets, dtype=np.int64), _file_loader(files), splits, patients)
+    return LabelledSet(
+        root.name, classes, False, np.array(targets, dtype=np.int64), _file_loader(files), splits, patients
+    )
 
 
 def packaged_set() -> LabelledSet:
@@ -217,6 +245,12 @@ def packaged_set() -> LabelledSet:
     samples = sample_images()
     files = [p for p, _ in samples]
     idx = np.arange(len(samples))
-    return LabelledSet("pneumonia-model-package val (16 images)", ["NORMAL", "PNEUMONIA"], False,
-                       np.array([y for _, y in samples], dtype=np.int64), _file_loader(files),
-                       {"train": idx[:0], "val": idx[:0], "test": idx}, [kermany_patient(p.name) or p.stem for p in files])
+    return LabelledSet(
+        "pneumonia-model-package val (16 images)",
+        ["NORMAL", "PNEUMONIA"],
+        False,
+        np.array([y for _, y in samples], dtype=np.int64),
+        _file_loader(files),
+        {"train": idx[:0], "val": idx[:0], "test": idx},
+        [kermany_patient(p.name) or p.stem for p in files],
+    )

@@ -1,4 +1,4 @@
-""""Is this a frontal chest X-ray?": a transparent rule-based gate run before any classifier.
+""" "Is this a frontal chest X-ray?": a transparent rule-based gate run before any classifier.
 
 No labelled "not an X-ray" data ships offline, so the gate is a handful of measured rules, not a
 model (see docs/vision.md for the measured values on real X-rays, pydicom's CT/MR/US files and
@@ -20,9 +20,18 @@ import numpy as np
 from vision.io import LoadedImage
 
 RADIOGRAPH_MODALITIES = {"CR", "DX", "DR", "RG"}
-MODALITY_NAMES = {"CT": "a CT slice", "MR": "an MR image", "US": "an ultrasound image", "NM": "a nuclear-medicine image",
-                  "PT": "a PET image", "MG": "a mammogram", "XA": "an angiography frame", "SEG": "a segmentation",
-                  "RTDOSE": "a radiotherapy dose grid", "SC": "a secondary capture"}
+MODALITY_NAMES = {
+    "CT": "a CT slice",
+    "MR": "an MR image",
+    "US": "an ultrasound image",
+    "NM": "a nuclear-medicine image",
+    "PT": "a PET image",
+    "MG": "a mammogram",
+    "XA": "an angiography frame",
+    "SEG": "a segmentation",
+    "RTDOSE": "a radiotherapy dose grid",
+    "SC": "a secondary capture",
+}
 
 
 @dataclass
@@ -45,9 +54,14 @@ def measure(pixels: np.ndarray) -> dict[str, float]:
     sym = float(np.corrcoef(im.ravel(), im[:, ::-1].ravel())[0, 1]) if std > 0 else 0.0
     midline = float(im[26:102, 58:70].mean())
     lungs = float(np.r_[im[26:102, 22:42].ravel(), im[26:102, 86:106].ravel()].mean())
-    return {"aspect": round(w / h, 3), "symmetry": round(sym, 3), "contrast": round(std, 3),
-            "black": round(float((im < 0.06).mean()), 3), "white": round(float((im > 0.94).mean()), 3),
-            "midline_minus_lungs": round(midline - lungs, 3)}
+    return {
+        "aspect": round(w / h, 3),
+        "symmetry": round(sym, 3),
+        "contrast": round(std, 3),
+        "black": round(float((im < 0.06).mean()), 3),
+        "white": round(float((im > 0.94).mean()), 3),
+        "midline_minus_lungs": round(midline - lungs, 3),
+    }
 
 
 def check_chest_xray(image: LoadedImage) -> GateResult:
@@ -62,7 +76,9 @@ def check_chest_xray(image: LoadedImage) -> GateResult:
     modality = str(image.meta.get("Modality") or "").upper()
     if modality and modality not in RADIOGRAPH_MODALITIES and modality != "OT":
         what = MODALITY_NAMES.get(modality, f"a {modality} image")
-        return GateResult(False, f"This DICOM file is {what}, not a chest radiograph; the X-ray tool reads chest X-rays only.")
+        return GateResult(
+            False, f"This DICOM file is {what}, not a chest radiograph; the X-ray tool reads chest X-rays only."
+        )
     if image.color:
         return GateResult(False, "This is a colour picture, not a chest radiograph; attach the X-ray image itself.")
     m = measure(image.pixels)

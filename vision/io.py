@@ -30,8 +30,16 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 6000x6000 detector image fits; a 20000x20000 bomb does not
 MIN_SIDE = 32
 # Technical DICOM tags we may keep and show; everything else (names, ids, dates) stays in the file.
-SAFE_DICOM_TAGS = ("Modality", "PhotometricInterpretation", "ViewPosition", "BodyPartExamined",
-                   "BitsStored", "Rows", "Columns", "SOPClassUID")
+SAFE_DICOM_TAGS = (
+    "Modality",
+    "PhotometricInterpretation",
+    "ViewPosition",
+    "BodyPartExamined",
+    "BitsStored",
+    "Rows",
+    "Columns",
+    "SOPClassUID",
+)
 
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -113,8 +121,7 @@ def _check_pixels(width: int, height: int) -> None:
 def _load_pillow(data: bytes, kind: str) -> LoadedImage:
     from PIL import Image, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-    try:
+    try:  # Pillow's own bomb check stays on (its warning becomes an error); ours is stricter
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[kind.upper()]) as img:

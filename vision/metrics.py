@@ -42,8 +42,9 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
     return float(total)
 
 
-def bootstrap_ci(y: np.ndarray, p: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], float],
-                 n: int = 1000, seed: int = 0) -> tuple[float, float] | None:
+def bootstrap_ci(
+    y: np.ndarray, p: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], float], n: int = 1000, seed: int = 0
+) -> tuple[float, float] | None:
     """Percentile 95% interval of `fn(y, p)` over `n` resamples (None if n == 0 or undefined)."""
     if n <= 0 or len(y) < 2:
         return None
@@ -64,14 +65,20 @@ def binary_report(y: np.ndarray, p: np.ndarray, threshold: float, n_boot: int = 
     """AUROC, accuracy, recall, F1 (each with a 95% CI), ECE and counts for one finding."""
     from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-    fns = {"auroc": auroc, "accuracy": _thresholded(accuracy_score, threshold),
-           "recall": _thresholded(partial(recall_score, zero_division=0), threshold),
-           "f1": _thresholded(partial(f1_score, zero_division=0), threshold)}
+    fns = {
+        "auroc": auroc,
+        "accuracy": _thresholded(accuracy_score, threshold),
+        "recall": _thresholded(partial(recall_score, zero_division=0), threshold),
+        "f1": _thresholded(partial(f1_score, zero_division=0), threshold),
+    }
     out: dict[str, Any] = {}
     for name, fn in fns.items():
         value = fn(y, p)
         ci = bootstrap_ci(y, p, fn, n_boot, seed)
-        out[name] = {"value": None if np.isnan(value) else round(value, 4), "ci95": [round(c, 4) for c in ci] if ci else None}
+        out[name] = {
+            "value": None if np.isnan(value) else round(value, 4),
+            "ci95": [round(c, 4) for c in ci] if ci else None,
+        }
     out["ece"] = round(ece(y, p), 4)
     out["threshold"] = threshold
     out["n"], out["positives"] = int(len(y)), int(y.sum())

@@ -98,6 +98,5 @@ def display_image(pixels: np.ndarray, size: int | None = None) -> np.ndarray:
         return u8
     h, w = u8.shape
     scale = size / max(h, w)
-    img = Image.fromarray(u8).resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                                               Image.Resampling.BILINEAR)
+    img = Image.fromarray(u8).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
     return np.asarray(img)

@@ -39,8 +39,13 @@ class XrayService:
         device: "cpu" or "cuda" (default: cuda when available).
     """
 
-    def __init__(self, model: str | None = None, heatmap_dir: str | Path | None = None,
-                 cache_dir: str | Path | None = None, device: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        heatmap_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+        device: str | None = None,
+    ) -> None:
         self.model_name = model or DEFAULT_MODEL
         self.heatmap_dir = Path(heatmap_dir) if heatmap_dir else None
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -76,8 +81,13 @@ class XrayService:
         image = load_image(path)
         gate = check_chest_xray(image)
         clf = self.classifier
-        out: dict[str, Any] = {"is_chest_xray": gate.is_chest_xray, "findings": [], "threshold": _threshold(clf),
-                               "model": clf.name, "heatmap": None}
+        out: dict[str, Any] = {
+            "is_chest_xray": gate.is_chest_xray,
+            "findings": [],
+            "threshold": _threshold(clf),
+            "model": clf.name,
+            "heatmap": None,
+        }
         if not gate.is_chest_xray:
             return out | {"reason": gate.reason}
         x = preprocess(image.pixels, clf.spec)
@@ -119,16 +129,24 @@ def _findings(clf: Classifier, probs: torch.Tensor) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["probability"]) if len(rows) > 1 else rows
 
 
-_SERVICES: dict[tuple[str, str | None], XrayService] = {}
+_SERVICES: dict[tuple[str, str | None, str | None, str | None], XrayService] = {}
+_SERVICES_LOCK = threading.Lock()
 
 
-def get_service(model: str | None = None, heatmap_dir: str | Path | None = None,
-                cache_dir: str | Path | None = None) -> XrayService:
-    """A process-wide service per (model, heatmap folder), so its result cache is shared."""
-    key = (model or DEFAULT_MODEL, str(heatmap_dir) if heatmap_dir else None)
-    if key not in _SERVICES:
-        _SERVICES[key] = XrayService(model, heatmap_dir, cache_dir or _default_cache())
-    return _SERVICES[key]
+def get_service(
+    model: str | None = None,
+    heatmap_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    device: str | None = None,
+) -> XrayService:
+    """A process-wide service per (model, heatmap folder, cache folder, device): every Assistant,
+    CLI call and API request in the process shares its result cache."""
+    cache = Path(cache_dir) if cache_dir else _default_cache()
+    key = (model or DEFAULT_MODEL, str(heatmap_dir) if heatmap_dir else None, str(cache), device)
+    with _SERVICES_LOCK:
+        if key not in _SERVICES:
+            _SERVICES[key] = XrayService(model, heatmap_dir, cache, device)
+        return _SERVICES[key]
 
 
 def _default_cache() -> Path:

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.data import NIH_LABELS
-
 
 def synthetic_image(rng: np.random.Generator, size: int, positive: bool) -> np.ndarray:
     """One uint8 (size, size) image; `positive` adds an opacity in a random lung."""

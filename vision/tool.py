@@ -21,8 +21,10 @@ class XrayTool(Tool):
     """Chest X-ray classifier with Grad-CAM heatmap."""
 
     name = "xray"
-    description = ("Classify an attached chest X-ray (PNG, JPEG or DICOM): findings with probabilities, "
-                   "the decision threshold, the model name and a Grad-CAM heatmap.")
+    description = (
+        "Classify an attached chest X-ray (PNG, JPEG or DICOM): findings with probabilities, "
+        "the decision threshold, the model name and a Grad-CAM heatmap."
+    )
     inputs = {"image": {"type": "string", "description": "path of the attached image file"}}
     stage = "vision"
 
@@ -34,9 +36,9 @@ class XrayTool(Tool):
     def service(self) -> Any:
         """The `XrayService`, created on first use so that building the tool does not import torch."""
         if self._service is None:
-            from vision.service import XrayService
+            from vision.service import get_service
 
-            self._service = XrayService(self.model, self.heatmap_dir, self.cache_dir, self.device)
+            self._service = get_service(self.model, self.heatmap_dir, self.cache_dir, self.device)
         return self._service
 
     def select(self, turn: Turn) -> dict[str, Any] | None:
@@ -60,7 +62,9 @@ def render_context(result: dict[str, Any], calibrated: bool = False) -> str:
     lines = [f"Chest X-ray classifier {result['model']} (research model, not validated for diagnosis; {kind}):"]
     for f in result["findings"]:
         verdict = "above" if f["positive"] else "below"
-        lines.append(f"- {f['label']}: probability {f['probability']:.2f} ({verdict} the decision threshold {f['threshold']:g})")
+        lines.append(
+            f"- {f['label']}: probability {f['probability']:.2f} ({verdict} the decision threshold {f['threshold']:g})"
+        )
     lines.append("Report only these findings; do not add others. " + NOTE)
     return "\n".join(lines)
 
@@ -69,5 +73,6 @@ def build_tool(settings: Settings) -> XrayTool | None:
     """The X-ray tool for `settings.classifier` (None when it is set to "none")."""
     if not settings.classifier or settings.classifier == "none":
         return None
-    return XrayTool(settings.classifier, settings.cache_dir / "heatmaps", settings.cache_dir / "models" / "vision",
-                    settings.device)
+    return XrayTool(
+        settings.classifier, settings.cache_dir / "heatmaps", settings.cache_dir / "models" / "vision", settings.device
+    )

@@ -87,15 +87,20 @@ def train(config: TrainConfig, log: Callable[[str], None] = lambda _: None) -> d
     net = build_net(config.arch, len(ds.labels), 1).to(device)
     loss_fn = torch.nn.BCEWithLogitsLoss() if ds.multilabel else torch.nn.CrossEntropyLoss()
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    loader = torch.utils.data.DataLoader(_Items(ds, ds.splits["train"], spec), batch_size=config.batch_size,
-                                         shuffle=True, generator=torch.Generator().manual_seed(config.seed))
+    loader = torch.utils.data.DataLoader(
+        _Items(ds, ds.splits["train"], spec),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
     best, best_auc, history = copy.deepcopy(net.state_dict()), -2.0, []
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         loss = _epoch(net, loader, loss_fn, opt, device, ds.multilabel)
         val_auc = _val_auroc(net, ds, spec, device)
         history.append({"epoch": epoch, "train_loss": round(loss, 4), "val_mean_auroc": val_auc})
-        log(f"epoch {epoch}/{config.epochs}: train loss {loss:.4f}, val mean AUROC {val_auc}, {time.perf_counter() - t0:.1f}s")
+        seconds = time.perf_counter() - t0
+        log(f"epoch {epoch}/{config.epochs}: train loss {loss:.4f}, val mean AUROC {val_auc}, {seconds:.1f}s")
         score = val_auc if val_auc is not None else -1.0  # undefined AUROC (one class in val): keep the latest
         if score >= best_auc:
             best, best_auc = copy.deepcopy(net.state_dict()), score
@@ -116,12 +121,14 @@ def _epoch(net: torch.nn.Module, loader: Any, loss_fn: Any, opt: Any, device: to
     return total / max(count, 1)
 
 
-def _logits(net: torch.nn.Module, ds: LabelledSet, idx: np.ndarray, spec: PreprocessSpec, device: torch.device) -> torch.Tensor:
+def _logits(
+    net: torch.nn.Module, ds: LabelledSet, idx: np.ndarray, spec: PreprocessSpec, device: torch.device
+) -> torch.Tensor:
     net.eval()
     outs = []
     with torch.no_grad():
         for start in range(0, len(idx), 64):
-            x = torch.stack([preprocess(ds.loader(int(i)), spec) for i in idx[start:start + 64]]).to(device)
+            x = torch.stack([preprocess(ds.loader(int(i)), spec) for i in idx[start : start + 64]]).to(device)
             outs.append(net(x).float().cpu())
     return torch.cat(outs)
 
@@ -146,8 +153,14 @@ def _val_auroc(net: torch.nn.Module, ds: LabelledSet, spec: PreprocessSpec, devi
     return round(float(np.mean(aucs)), 4) if aucs else None
 
 
-def _save(net: torch.nn.Module, ds: LabelledSet, spec: PreprocessSpec, config: TrainConfig,
-          history: list[dict[str, Any]], log: Callable[[str], None]) -> dict[str, Any]:
+def _save(
+    net: torch.nn.Module,
+    ds: LabelledSet,
+    spec: PreprocessSpec,
+    config: TrainConfig,
+    history: list[dict[str, Any]],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     from safetensors.torch import save_file
 
     from vision.evaluate import evaluate_dataset
@@ -160,25 +173,46 @@ def _save(net: torch.nn.Module, ds: LabelledSet, spec: PreprocessSpec, config: T
     names, cols = _reported(ds)
     _, binary = ds.binary_targets()
     val_probs = _probs(val_logits, ds.multilabel, temperature)
-    thresholds = {n: best_threshold(binary[val, k], val_probs[:, c]) for k, (n, c) in enumerate(zip(names, cols))}
+    thresholds = {
+        n: best_threshold(binary[val, k], val_probs[:, c]) for k, (n, c) in enumerate(zip(names, cols, strict=True))
+    }
     manifest: dict[str, Any] = {
-        "name": config.out.name, "arch": config.arch, "labels": ds.labels, "reported": names,
-        "mode": "sigmoid" if ds.multilabel else "softmax", "thresholds": thresholds, "temperature": temperature,
-        "calibrated": True, "calibration": "temperature scaling + max-F1 thresholds on the validation split",
-        "preprocessing": spec.to_dict(), "dataset": ds.name, "seed": config.seed, "epochs": config.epochs,
-        "lr": config.lr, "batch_size": config.batch_size, "optimizer": "Adam",
+        "name": config.out.name,
+        "arch": config.arch,
+        "labels": ds.labels,
+        "reported": names,
+        "mode": "sigmoid" if ds.multilabel else "softmax",
+        "thresholds": thresholds,
+        "temperature": temperature,
+        "calibrated": True,
+        "calibration": "temperature scaling + max-F1 thresholds on the validation split",
+        "preprocessing": spec.to_dict(),
+        "dataset": ds.name,
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "lr": config.lr,
+        "batch_size": config.batch_size,
+        "optimizer": "Adam",
         "loss": "BCEWithLogits" if ds.multilabel else "CrossEntropy",
         "splits": {s: int(len(v)) for s, v in ds.splits.items()},
         "patient_wise": ds.patients is not None or str(config.dataset).endswith(".npz"),
-        "history": history, "torch": torch.__version__,
+        "history": history,
+        "torch": torch.__version__,
     }
     config.out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(config.out / "model.safetensors"))
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(config.out / "model.safetensors")
+    )
     (config.out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     report = evaluate_dataset(ds, load_checkpoint(config.out), "test", bootstrap=config.bootstrap, seed=config.seed)
-    manifest["metrics"] = {"test": {"n": report["n"], "mean": report["mean"],
-                                    "findings": {k: _brief(v) for k, v in report["findings"].items()}},
-                           "val_mean_auroc": max((h["val_mean_auroc"] or 0.0) for h in history)}
+    manifest["metrics"] = {
+        "test": {
+            "n": report["n"],
+            "mean": report["mean"],
+            "findings": {k: _brief(v) for k, v in report["findings"].items()},
+        },
+        "val_mean_auroc": max((h["val_mean_auroc"] or 0.0) for h in history),
+    }
     (config.out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     log(f"saved {config.out} (test mean AUROC {report['mean']['auroc']})")
     return manifest

@@ -141,8 +141,11 @@ class PneumoniaXception(nn.Module):
         self.bn1 = _bn(32)
         self.conv2 = nn.Conv2d(32, 64, 3, bias=False)
         self.bn2 = _bn(64)
-        blocks: list[nn.Module] = [DownBlock(64, 128, 128, False), DownBlock(128, 256, 256, True),
-                                   DownBlock(256, 728, 728, True)]
+        blocks: list[nn.Module] = [
+            DownBlock(64, 128, 128, False),
+            DownBlock(128, 256, 256, True),
+            DownBlock(256, 728, 728, True),
+        ]
         blocks += [MiddleBlock() for _ in range(8)]
         blocks.append(DownBlock(728, 728, 1024, True))
         self.blocks = nn.Sequential(*blocks)
@@ -168,11 +171,19 @@ class PneumoniaXception(nn.Module):
 
 # --- weight mapping -----------------------------------------------------------------------------
 
+
 def _keras_to_torch_names(model: PneumoniaXception) -> dict[str, str]:
     """Keras layer name -> torch module path, for every layer with weights."""
-    names = {"block1_conv1": "conv1", "block1_conv1_bn": "bn1", "block1_conv2": "conv2", "block1_conv2_bn": "bn2",
-             "block14_sepconv1": "sep14a.conv", "block14_sepconv1_bn": "sep14a.bn",
-             "block14_sepconv2": "sep14b.conv", "block14_sepconv2_bn": "sep14b.bn"}
+    names = {
+        "block1_conv1": "conv1",
+        "block1_conv1_bn": "bn1",
+        "block1_conv2": "conv2",
+        "block1_conv2_bn": "bn2",
+        "block14_sepconv1": "sep14a.conv",
+        "block14_sepconv1_bn": "sep14a.bn",
+        "block14_sepconv2": "sep14b.conv",
+        "block14_sepconv2_bn": "sep14b.bn",
+    }
     for n in (2, 3, 4, 13):
         i = n - 2
         names[f"block{n}_sepconv1"], names[f"block{n}_sepconv1_bn"] = f"blocks.{i}.sep1.conv", f"blocks.{i}.sep1.bn"
@@ -190,7 +201,9 @@ def _auto_names(layers: list[dict]) -> list[tuple[str, str, str]]:
     out = []
     for layer in layers:
         cls = layer["class_name"]
-        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", cls).lower().replace("conv2_d", "conv2d").replace("pooling2_d", "pooling2d")
+        snake = (
+            re.sub(r"(?<!^)(?=[A-Z])", "_", cls).lower().replace("conv2_d", "conv2d").replace("pooling2_d", "pooling2d")
+        )
         n = counters.get(snake, 0)
         counters[snake] = n + 1
         out.append((layer["config"]["name"], cls, snake if n == 0 else f"{snake}_{n}"))
@@ -214,7 +227,9 @@ def state_dict_from_keras(path: Path) -> dict[str, torch.Tensor]:
             config = json.loads(zf.read("config.json"))
             h5 = h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r")
     except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
-        raise ModelError(f"The Keras model file {path.name} is missing or corrupt: reinstall pneumonia-model-package.") from exc
+        raise ModelError(
+            f"The Keras model file {path.name} is missing or corrupt: reinstall pneumonia-model-package."
+        ) from exc
     with h5:
         inner = next(l for l in config["config"]["layers"] if l["class_name"] == "Functional")
         mapping = _keras_to_torch_names(PneumoniaXception())
@@ -253,8 +268,15 @@ def _put(state: dict[str, torch.Tensor], prefix: str, cls: str, w: list[np.ndarr
         state[f"{prefix}.pointwise.weight"] = t[1].permute(3, 2, 0, 1).contiguous()
     elif cls == "BatchNormalization":
         gamma, beta, mean, var = t
-        state.update({f"{prefix}.weight": gamma, f"{prefix}.bias": beta, f"{prefix}.running_mean": mean,
-                      f"{prefix}.running_var": var, f"{prefix}.num_batches_tracked": torch.tensor(0)})
+        state.update(
+            {
+                f"{prefix}.weight": gamma,
+                f"{prefix}.bias": beta,
+                f"{prefix}.running_mean": mean,
+                f"{prefix}.running_var": var,
+                f"{prefix}.num_batches_tracked": torch.tensor(0),
+            }
+        )
     else:
         raise ModelError(f"Cannot map Keras layer type {cls}.")
 
@@ -272,7 +294,9 @@ def load_pneumonia_xception(cache_dir: Path | None = None) -> PneumoniaXception:
 
     src = keras_path()
     if not src.is_file():
-        raise ModelError("The pneumonia model file is missing: reinstall `pneumonia-model-package==0.3.0` with --no-deps.")
+        raise ModelError(
+            "The pneumonia model file is missing: reinstall `pneumonia-model-package==0.3.0` with --no-deps."
+        )
     model = PneumoniaXception()
     cached = None
     if cache_dir is not None:
@@ -290,5 +314,7 @@ def load_pneumonia_xception(cache_dir: Path | None = None) -> PneumoniaXception:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ModelError("The pneumonia model weights do not fit the ported architecture; delete the cache and retry.") from exc
+        raise ModelError(
+            "The pneumonia model weights do not fit the ported architecture; delete the cache and retry."
+        ) from exc
     return model.eval()

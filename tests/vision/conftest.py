@@ -41,3 +41,21 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = write_medmnist(root / "pneumoniamnist.npz", n=96, size=28)
     train(TrainConfig(str(data), root / "ckpt", epochs=2, size=64, batch_size=16, bootstrap=50))
     return root / "ckpt"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread per test module: on a shared 2-core CI box torch's default threads spin
+    against other processes and ran about 20x slower (docs/benchmarks/vision.md). Restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Converted weights and heatmaps that a test does not place itself go to tmp_path, never ~/.cache."""
+    monkeypatch.setenv("MEDASSIST_CACHE_DIR", str(tmp_path / "medassist-cache"))

@@ -77,7 +77,9 @@ def test_classify_paths_contract_order_and_errors(tiny_checkpoint: Path, tmp_pat
     bad.write_text("not an image")
     photo = tmp_path / "c.png"
     Image.fromarray((np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)).save(photo)
-    rows = classify_paths([str(good), str(bad), str(photo)], heatmap_dir=str(tmp_path / "maps"), model=str(tiny_checkpoint))
+    rows = classify_paths(
+        [str(good), str(bad), str(photo)], heatmap_dir=str(tmp_path / "maps"), model=str(tiny_checkpoint)
+    )
     assert [r["path"] for r in rows] == [str(good), str(bad), str(photo)]
     assert CLASSIFY_KEYS <= set(rows[0]) and rows[0]["is_chest_xray"] is True
     assert [set(f) >= {"label", "probability"} for f in rows[0]["findings"]] == [True]
@@ -98,11 +100,25 @@ def test_repeated_image_is_served_from_the_content_hash_cache(tiny_checkpoint: P
     assert a["findings"] == b["findings"] and time.perf_counter() - t0 < 0.5
 
 
-def test_cli_classify_json_lines_and_exit_code(tiny_checkpoint: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_classify_json_lines_and_exit_code(
+    tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = chest_png(tmp_path / "a.png")
-    assert main(["xray", "classify", str(good), "--json", "--model", str(tiny_checkpoint),
-                 "--heatmap-dir", str(tmp_path / "m")]) == 0
+    assert (
+        main(
+            [
+                "xray",
+                "classify",
+                str(good),
+                "--json",
+                "--model",
+                str(tiny_checkpoint),
+                "--heatmap-dir",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and CLASSIFY_KEYS <= set(json.loads(lines[0]))
     empty = tmp_path / "empty.png"
@@ -152,8 +168,10 @@ def test_unreadable_image_keeps_the_chat_going(tiny_checkpoint: Path, tmp_path: 
 
 
 @pytest.mark.slow
-def test_cli_on_real_xrays_and_dicom_with_packaged_model(packaged_images, rg1_dicoms, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_on_real_xrays_and_dicom_with_packaged_model(
+    packaged_images, rg1_dicoms, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDASSIST_CACHE_DIR", str(tmp_path / "cache"))  # the converted weights go here
     paths = [str(packaged_images[0][0]), str(packaged_images[-1][0]), str(rg1_dicoms["UNCR"])]
     assert main(["xray", "classify", *paths, "--json", "--heatmap-dir", str(tmp_path)]) == 0
     rows = [json.loads(l) for l in capsys.readouterr().out.strip().splitlines()]
@@ -164,8 +182,9 @@ def test_cli_on_real_xrays_and_dicom_with_packaged_model(packaged_images, rg1_di
         assert max(im.size) == 1024  # the 1955x1841 radiograph, drawn at 1024 px on its long side
 
 
-def test_follow_up_turn_on_the_same_image_does_not_rerun_the_network(tiny_checkpoint: Path, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_follow_up_turn_on_the_same_image_does_not_rerun_the_network(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tool = build_tool(Settings(classifier=str(tiny_checkpoint), cache_dir=tmp_path))
     runs = []
     original = type(tool.service)._run
@@ -173,9 +192,17 @@ def test_follow_up_turn_on_the_same_image_does_not_rerun_the_network(tiny_checkp
     image = str(chest_png(tmp_path / "scan.png", positive=True))
     bot = Assistant(EchoLLM(), tools=[tool])
     first = bot.ask(Turn("Is there pneumonia?", role="doctor", image=image))
-    second = bot.ask(Turn("Which side?", role="doctor", image=image,
-                          history=[{"role": "user", "content": "Is there pneumonia?"},
-                                   {"role": "assistant", "content": first.answer}]))
+    second = bot.ask(
+        Turn(
+            "Which side?",
+            role="doctor",
+            image=image,
+            history=[
+                {"role": "user", "content": "Is there pneumonia?"},
+                {"role": "assistant", "content": first.answer},
+            ],
+        )
+    )
     assert len(runs) == 1 and first.tools[0].output == second.tools[0].output
 
 
@@ -191,6 +218,8 @@ def test_xrv_pretrained_loads_from_the_safetensors_cache(tmp_path: Path, weights
     (tmp_path / "xrv").mkdir()
     save_file(state, str(tmp_path / "xrv" / f"{weights}.safetensors"))
     clf = load_xrv(weights, tmp_path)
-    assert clf.name == f"xrv-{weights}" and clf.calibrated and len(clf.reported) == n_reported and "" not in clf.reported
+    assert (
+        clf.name == f"xrv-{weights}" and clf.calibrated and len(clf.reported) == n_reported and "" not in clf.reported
+    )
     probs = clf.predict(torch.zeros(1, 1, 224, 224))
     assert probs.shape == (1, 18) and float(probs[0, clf.labels.index("Pneumonia")]) >= 0

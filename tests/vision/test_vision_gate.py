@@ -25,8 +25,16 @@ def test_real_adult_dicom_radiograph_passes(rg1_dicoms, encoding: str) -> None:
     assert verdict.is_chest_xray, verdict.reason
 
 
-@pytest.mark.parametrize("name, word", [("CT_small.dcm", "CT"), ("MR_small.dcm", "MR"), ("emri_small.dcm", "MR"),
-                                        ("US1_J2KR.dcm", "ultrasound"), ("JPEG2000.dcm", "nuclear")])
+@pytest.mark.parametrize(
+    "name, word",
+    [
+        ("CT_small.dcm", "CT"),
+        ("MR_small.dcm", "MR"),
+        ("emri_small.dcm", "MR"),
+        ("US1_J2KR.dcm", "ultrasound"),
+        ("JPEG2000.dcm", "nuclear"),
+    ],
+)
 def test_pydicom_ct_mr_us_files_are_refused(name: str, word: str) -> None:
     from pydicom.data import get_testdata_file
 
@@ -37,8 +45,24 @@ def test_pydicom_ct_mr_us_files_are_refused(name: str, word: str) -> None:
     assert not verdict.is_chest_xray and word in verdict.reason
 
 
-SKIMAGE_IMAGES = ["camera", "astronaut", "coins", "text", "moon", "page", "horse", "checkerboard", "chelsea",
-                  "coffee", "brick", "grass", "gravel", "clock", "rocket", "immunohistochemistry"]
+SKIMAGE_IMAGES = [
+    "camera",
+    "astronaut",
+    "coins",
+    "text",
+    "moon",
+    "page",
+    "horse",
+    "checkerboard",
+    "chelsea",
+    "coffee",
+    "brick",
+    "grass",
+    "gravel",
+    "clock",
+    "rocket",
+    "immunohistochemistry",
+]
 
 
 @pytest.mark.parametrize("name", SKIMAGE_IMAGES)
@@ -61,7 +85,9 @@ def test_rendered_document_is_refused(tmp_path: Path) -> None:
 
 
 def test_colour_photo_is_refused_with_a_sentence() -> None:
-    verdict = check_chest_xray(LoadedImage(np.random.default_rng(0).random((64, 64)).astype(np.float32), "jpeg", color=True))
+    verdict = check_chest_xray(
+        LoadedImage(np.random.default_rng(0).random((64, 64)).astype(np.float32), "jpeg", color=True)
+    )
     assert not verdict.is_chest_xray and verdict.reason.endswith(".") and "colour" in verdict.reason
 
 

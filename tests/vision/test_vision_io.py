@@ -45,8 +45,12 @@ BAD_FILES: dict[str, tuple[object, str]] = {
     "no_pixels.dcm": (dicom_bytes(None), "no image"),
     "short_pixels.dcm": (dicom_bytes(None, pixel_data=b"\x01\x02" * 10, rows=64, cols=64), "cannot be decoded"),
     "huge_rows.dcm": (dicom_bytes(None, pixel_data=b"\x00\x00", rows=20000, cols=20000), "too large"),
-    "bad_syntax.dcm": (dicom_bytes(None, pixel_data=b"\xff\xd8" + b"\x00" * 200, rows=64, cols=64,
-                                   transfer_syntax="1.2.840.10008.1.2.4.70"), "cannot be decoded"),
+    "bad_syntax.dcm": (
+        dicom_bytes(
+            None, pixel_data=b"\xff\xd8" + b"\x00" * 200, rows=64, cols=64, transfer_syntax="1.2.840.10008.1.2.4.70"
+        ),
+        "cannot be decoded",
+    ),
     "no_preamble.dcm": (dicom_bytes(np.ones((64, 64), np.uint16))[128:], "not a PNG, JPEG or DICOM"),
     "too_big_file.png": (_sparse_huge, "too large"),
     "a_folder.png": ("dir", "not a file"),
@@ -155,8 +159,8 @@ def test_real_radiograph_dicom_decodes_in_every_encoding(rg1_dicoms: dict[str, P
     assert image.pixels.shape == (1955, 1841)
     # after MONOCHROME1 inversion the lungs (left/right of the midline) are darker than the border
     h, w = image.pixels.shape
-    lungs = image.pixels[h // 3: 2 * h // 3, w // 5: 2 * w // 5].mean()
-    assert lungs < image.pixels[:, w // 2 - 50: w // 2 + 50].mean()
+    lungs = image.pixels[h // 3 : 2 * h // 3, w // 5 : 2 * w // 5].mean()
+    assert lungs < image.pixels[:, w // 2 - 50 : w // 2 + 50].mean()
 
 
 def test_file_is_not_modified(tmp_path: Path) -> None:
@@ -166,8 +170,9 @@ def test_file_is_not_modified(tmp_path: Path) -> None:
     assert (path.read_bytes(), os.stat(path).st_mtime_ns) == before
 
 
-def test_cli_reports_every_bad_file_in_order_and_exits_2(tmp_path: Path, tiny_checkpoint: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_every_bad_file_in_order_and_exits_2(
+    tmp_path: Path, tiny_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import json
 
     from assistant.cli import main

@@ -92,10 +92,12 @@ def test_bad_datasets_are_clear_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("layout", ["pneumoniamnist", "chestmnist", "nih", "folder"])
 def test_train_then_eval_end_to_end(tmp_path: Path, layout: str) -> None:
-    data = {"pneumoniamnist": lambda: write_medmnist(tmp_path / "p.npz", n=64),
-            "chestmnist": lambda: write_medmnist(tmp_path / "c.npz", n=64, multilabel=True),
-            "nih": lambda: write_nih(tmp_path / "nih", patients=20),
-            "folder": lambda: write_folder(tmp_path / "kermany", patients=20, with_splits=True)}[layout]()
+    data = {
+        "pneumoniamnist": lambda: write_medmnist(tmp_path / "p.npz", n=64),
+        "chestmnist": lambda: write_medmnist(tmp_path / "c.npz", n=64, multilabel=True),
+        "nih": lambda: write_nih(tmp_path / "nih", patients=20),
+        "folder": lambda: write_folder(tmp_path / "kermany", patients=20, with_splits=True),
+    }[layout]()
     out = tmp_path / "ckpt"
     manifest = train(TrainConfig(str(data), out, epochs=1, size=32, batch_size=16, bootstrap=0))
     assert (out / "model.safetensors").is_file() and not list(out.glob("*.pt"))
@@ -127,8 +129,23 @@ def test_cli_train_and_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     data = write_medmnist(tmp_path / "p.npz", n=32)
     assert main(["xray", "train", str(data), "--out", str(tmp_path / "ck"), "--epochs", "1", "--size", "28"]) == 0
     assert json.loads(capsys.readouterr().out)["checkpoint"] == str(tmp_path / "ck")
-    assert main(["xray", "eval", str(data), "--model", str(tmp_path / "ck"), "--bootstrap", "10", "--json",
-                 "--out", str(tmp_path / "m.json")]) == 0
+    assert (
+        main(
+            [
+                "xray",
+                "eval",
+                str(data),
+                "--model",
+                str(tmp_path / "ck"),
+                "--bootstrap",
+                "10",
+                "--json",
+                "--out",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["split"] == "test" and (tmp_path / "m.json").is_file()
     assert main(["xray", "eval", str(tmp_path / "nope.npz")]) == 2
 

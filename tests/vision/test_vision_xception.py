@@ -65,7 +65,7 @@ def test_packaged_model_gets_13_of_16(ported_logits: np.ndarray, packaged_images
     probs = torch.softmax(torch.from_numpy(ported_logits), dim=1)[:, 1].numpy()
     labels = np.array([y for _, y in packaged_images])
     assert int(((probs >= 0.5) == labels).sum()) == 13
-    wrong = sorted(round(float(p), 2) for p, y in zip(probs, labels) if (p >= 0.5) != y)
+    wrong = sorted(round(float(p), 2) for p, y in zip(probs, labels, strict=True) if (p >= 0.5) != y)
     assert wrong == [0.32, 0.45, 0.95]  # the known errors: two PNEUMONIA missed, one NORMAL called
 
 
@@ -79,7 +79,7 @@ def test_safetensors_cache_is_reused(packaged_images, tmp_path: Path) -> None:
     mtime = files[0].stat().st_mtime_ns
     second = load_pneumonia_xception(tmp_path)
     assert files[0].stat().st_mtime_ns == mtime
-    for (k, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+    for (k, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
 
 

@@ -32,25 +32,38 @@ def jpeg_bytes(arr: np.ndarray) -> bytes:
 
 def png_header_only(width: int, height: int) -> bytes:
     """A syntactically valid PNG claiming width x height (8-bit gray) with one empty row of data."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * (width + 1))) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * (width + 1)))
+        + chunk(b"IEND", b"")
+    )
 
 
 def jpeg_with_size(width: int, height: int) -> bytes:
     """A small JPEG whose SOF header is patched to claim width x height."""
     data = bytearray(jpeg_bytes(np.full((16, 16), 128, np.uint8)))
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
-def dicom_bytes(pixels: np.ndarray | None, photometric: str = "MONOCHROME2", modality: str = "DX",
-                rows: int | None = None, cols: int | None = None, window: tuple[float, float] | None = None,
-                transfer_syntax: str | None = None, patient_name: str = "Doe^Secret",
-                pixel_data: bytes | None = None) -> bytes:
+def dicom_bytes(
+    pixels: np.ndarray | None,
+    photometric: str = "MONOCHROME2",
+    modality: str = "DX",
+    rows: int | None = None,
+    cols: int | None = None,
+    window: tuple[float, float] | None = None,
+    transfer_syntax: str | None = None,
+    patient_name: str = "Doe^Secret",
+    pixel_data: bytes | None = None,
+) -> bytes:
     """A DICOM file (with preamble) holding `pixels` (uint16) and a fake patient name."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, UID, generate_uid
