@@ -185,7 +185,7 @@ class ChatHandler:
         banner = _banner(False)
         while not self.service.wait_ready(timeout=1.0) and not self.service.error:
             waited = self.service.status().get("loading_seconds", 0)
-            chat[answer_at] = _say(f"_Loading the model… {waited:.0f} s (the first start can take a few minutes)._")
+            chat[answer_at] = _say(f"_Loading the model and tools… {waited:.0f} s (the first start can take a few minutes)._")
             yield chat, _box(None, interactive=False), banner, session
         turn = Turn(text=text, role=mode, image=session.image if mode == "doctor" else None,  # type: ignore[arg-type]
                     history=list(session.history))
@@ -290,7 +290,7 @@ def _status_text(service: AssistantService) -> str:
         return f"Model ready: `{st['model']}`."
     if st["status"] == "error":
         return f"**The model could not be loaded:** {sanitise(str(st.get('error')))}"
-    return f"Loading the model… {st.get('loading_seconds', 0):.0f} s"
+    return f"Loading the model and tools (search index, X-ray classifier)… {st.get('loading_seconds', 0):.0f} s"
 
 
 def _switch_mode(mode: str) -> tuple[Any, Any]:

@@ -25,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,19 +56,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(llm: str, max_new_tokens: int, port: int, max_waiting: int) -> subprocess.Popen:
+def start_server(llm: str, max_new_tokens: int, port: int, max_waiting: int, log: Path) -> subprocess.Popen:
+    """`medassist serve` in a subprocess; its stderr goes to `log` (a full pipe would stall it)."""
     env = os.environ | {"MEDASSIST_API_RATE_LIMIT": "0", "MEDASSIST_MAX_WAITING": str(max_waiting),
                         "MEDASSIST_API_KEYS": "", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "assistant", "serve", "--llm", llm, "--port", str(port),
            "--max-new-tokens", str(max_new_tokens)]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with log.open("wb") as err:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 600) -> float:
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 600) -> float:
+    """Poll /healthz until the model is loaded; return the seconds it took."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if proc.poll() is not None:
-            raise SystemExit("server exited: " + (proc.stderr.read().decode()[-2000:] if proc.stderr else ""))
+            raise SystemExit("server exited: " + log.read_text(errors="replace")[-2000:])
         try:
             status = httpx.get(url + "/healthz", timeout=2).json()
             if status["status"] == "ok":
@@ -177,13 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     turns = 1 if args.smoke else args.turns
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(llm, args.max_new_tokens, port, max_waiting=max(levels) * 2)
-    try:
-        load_s = wait_ready(url, proc)
-        rows = [asyncio.run(run_level(url, n, turns)) for n in levels]
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        proc = start_server(llm, args.max_new_tokens, port, max(levels) * 2, log)
+        try:
+            load_s = wait_ready(url, proc, log)
+            rows = [asyncio.run(run_level(url, n, turns)) for n in levels]
+        finally:
+            proc.terminate()
+            proc.wait(10)
     print_table(rows)
     now = datetime.now(timezone.utc)
     result = {

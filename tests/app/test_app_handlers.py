@@ -102,7 +102,7 @@ def test_loading_progress_then_answer(heatmap_png: Path, settings) -> None:  # t
 
     svc = AssistantService(slow_factory)
     chat, _, updates = run(ChatHandler(svc, settings), "What is asthma?")
-    assert any("Loading the model" in str(u[0][-1]["content"]) for u in updates)
+    assert any("Loading the model and tools" in str(u[0][-1]["content"]) for u in updates)
     assert chat[1]["content"].startswith("This is a canned answer")
 
 
