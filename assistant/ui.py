@@ -58,7 +58,6 @@ EXAMPLES = {
     ],
 }
 HEATMAP_DIR = Path(tempfile.gettempdir()) / "medassist-ui"
-BUSY = "The assistant is busy with other questions: please try again in a minute."
 CSS = """
 #emergency-banner { background: #b00020; color: #fff; padding: 12px 16px; border-radius: 8px; font-weight: 600; }
 #notice { border-left: 4px solid #e0a800; padding-left: 10px; }

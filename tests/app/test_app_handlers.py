@@ -188,3 +188,13 @@ def test_serving_bench_smoke(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())["rows"]
     assert [r["sessions"] for r in rows] == [1, 2] and all(r["errors"] == 0 for r in rows)
     assert all(r["ttft_p50_ms"] is not None and r["healthz_p99_ms"] is not None for r in rows)
+
+
+def test_ui_says_busy_when_the_line_is_full(heatmap_png: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    svc = AssistantService(lambda: make_assistant(str(heatmap_png), SlowLLM(0.05)), max_waiting=0)
+    svc.wait_ready(5)
+    running = svc.run(Turn("What is asthma?"))
+    next(running)  # the worker is busy with this turn
+    chat, _, _ = run(ChatHandler(svc, settings), "What is a cough?")
+    assert "busy" in chat[-1]["content"] and "try again" in chat[-1]["content"]
+    running.close()
