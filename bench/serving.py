@@ -195,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "serving", "date": now.isoformat(timespec="seconds"), "llm": llm, "smoke": args.smoke,
         "turns_per_session": turns, "max_new_tokens": args.max_new_tokens, "server_ready_s": round(load_s, 2),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
         "command": "python bench/serving.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "git": _git_hash(), "rows": rows,
     }
