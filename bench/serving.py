@@ -181,31 +181,35 @@ def main(argv: list[str] | None = None) -> int:
     turns = 1 if args.smoke else args.turns
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    now = datetime.now(timezone.utc)
+    out = args.out or ROOT / "bench" / "results" / f"serving-{now:%Y%m%d-%H%M%S}{'-smoke' if args.smoke else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {
+        "benchmark": "serving", "date": now.isoformat(timespec="seconds"), "llm": llm, "smoke": args.smoke,
+        "turns_per_session": turns, "max_new_tokens": args.max_new_tokens,
+        "command": "python bench/serving.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "git": _git_hash(), "rows": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "server.log"
         proc = start_server(llm, args.max_new_tokens, port, max(levels) * 2, log)
         try:
-            load_s = wait_ready(url, proc, log)
-            rows = [asyncio.run(run_level(url, n, turns)) for n in levels]
+            result["server_ready_s"] = round(wait_ready(url, proc, log), 2)
+            for n in levels:  # written after each level, so a long run keeps what it measured
+                result["rows"].append(asyncio.run(run_level(url, n, turns)))
+                result["machine"] = _machine()
+                out.write_text(json.dumps(result, indent=2) + "\n")
         finally:
             proc.terminate()
             proc.wait(10)
-    print_table(rows)
-    now = datetime.now(timezone.utc)
-    result = {
-        "benchmark": "serving", "date": now.isoformat(timespec="seconds"), "llm": llm, "smoke": args.smoke,
-        "turns_per_session": turns, "max_new_tokens": args.max_new_tokens, "server_ready_s": round(load_s, 2),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
-                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS")},
-        "command": "python bench/serving.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "git": _git_hash(), "rows": rows,
-    }
-    out = args.out or ROOT / "bench" / "results" / f"serving-{now:%Y%m%d-%H%M%S}{'-smoke' if args.smoke else ''}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result["rows"])
     print(f"wrote {out}")
     return 0
+
+
+def _machine() -> dict[str, Any]:
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "load_avg_1m": round(os.getloadavg()[0], 2), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
 
 
 def _git_hash() -> str | None:
