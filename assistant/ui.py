@@ -153,7 +153,7 @@ class ChatHandler:
         if not text.strip() and not files:
             yield chat, gr.MultimodalTextbox(), _banner(False), session
             return
-        chat.append({"role": "user", "content": text or "(image)"})
+        chat.append({"role": "user", "content": sanitise(text) or "(image)"})
         for path in files:
             chat.append({"role": "user", "content": {"path": path}})
         problem = self._check_files(files, mode, session)
