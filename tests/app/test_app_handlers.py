@@ -198,3 +198,14 @@ def test_ui_says_busy_when_the_line_is_full(heatmap_png: Path, settings) -> None
     chat, _, _ = run(ChatHandler(svc, settings), "What is a cough?")
     assert "busy" in chat[-1]["content"] and "try again" in chat[-1]["content"]
     running.close()
+
+
+def test_idle_conversation_is_forgotten_after_retention() -> None:
+    from assistant.ui import _expire
+
+    chat = [{"role": "user", "content": "hi"}]
+    fresh = Session(history=[{"role": "user", "content": "hi"}], image="/tmp/x.png")
+    assert _expire(chat, fresh, ttl=60) == ({"__type__": "update"}, {"__type__": "update"})  # gr.skip(): kept
+    stale = Session(history=list(fresh.history), image="/tmp/x.png", last_active=time.time() - 61)
+    cleared_chat, cleared = _expire(chat, stale, ttl=60)
+    assert cleared_chat == [] and cleared.history == [] and cleared.image is None
