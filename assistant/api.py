@@ -12,6 +12,8 @@ Notable choices:
   fetched), are decoded to a temporary file under the upload limits and deleted after the turn.
 - MedAssist's extra results ride along in the OpenAI shapes: `citations`, `findings` and
   `safety` at the top of a completion and of the last stream chunk.
+- A streamed turn waiting behind others gets an SSE comment every 15 s, so clients and proxies do
+  not time out while it waits.
 - Errors use OpenAI's `{"error": {"message", "type", "code"}}` body: 401 bad key, 413 too large,
   422 bad request, 429 over the per-key rate limit, 503 busy or still loading. No tracebacks.
 """
@@ -22,6 +24,7 @@ import hmac
 import json
 import logging
 import os
+import queue
 import tempfile
 import threading
 import time
@@ -46,6 +49,8 @@ from assistant.uploads import TooLargeError, decode_data_url
 
 log = logging.getLogger(__name__)
 MODEL_IDS = ("medassist", "medassist-patient", "medassist-doctor")
+KEEPALIVE_S = 15.0  # seconds between SSE comments while a streamed turn waits for the model
+_WAITING = object()
 
 
 # ---- request models -------------------------------------------------------------------------
@@ -332,8 +337,12 @@ def extras(result: AnswerResult) -> dict[str, Any]:
     return {k: out[k] for k in ("citations", "findings", "safety", "tools", "timings")} | {"llm": out["model"]}
 
 
-async def _next(job: Any) -> Any:
-    return await anyio.to_thread.run_sync(job.next_event, abandon_on_cancel=True)
+async def _next(job: Any, timeout: float | None = None) -> Any:
+    """The job's next event (None at the end); `_WAITING` if nothing came within `timeout` s."""
+    try:
+        return await anyio.to_thread.run_sync(job.next_event, timeout, abandon_on_cancel=True)
+    except queue.Empty:
+        return _WAITING
 
 
 async def _collect(job: Any) -> AnswerResult:
@@ -353,8 +362,10 @@ async def _sse(job: Any, head: _Head, image: Path | None) -> AsyncIterator[str]:
     """
     try:
         yield head.chunk({"role": "assistant", "content": ""})
-        while (event := await _next(job)) is not None:
-            if isinstance(event, TokenEvent) and event.text:
+        while (event := await _next(job, KEEPALIVE_S)) is not None:
+            if event is _WAITING:  # queued behind other turns: an SSE comment keeps proxies and clients patient
+                yield ": waiting for the model\n\n"
+            elif isinstance(event, TokenEvent) and event.text:
                 yield head.chunk({"content": event.text})
             elif isinstance(event, FinalEvent):
                 yield head.chunk({}, "stop", **extras(event.result))

@@ -58,7 +58,6 @@ EXAMPLES = {
     ],
 }
 HEATMAP_DIR = Path(tempfile.gettempdir()) / "medassist-ui"
-BUSY = "The assistant is busy with other questions: please try again in a minute."
 CSS = """
 #emergency-banner { background: #b00020; color: #fff; padding: 12px 16px; border-radius: 8px; font-weight: 600; }
 #notice { border-left: 4px solid #e0a800; padding-left: 10px; }
@@ -154,7 +153,7 @@ class ChatHandler:
         if not text.strip() and not files:
             yield chat, gr.MultimodalTextbox(), _banner(False), session
             return
-        chat.append({"role": "user", "content": text or "(image)"})
+        chat.append({"role": "user", "content": sanitise(text) or "(image)"})
         for path in files:
             chat.append({"role": "user", "content": {"path": path}})
         problem = self._check_files(files, mode, session)
@@ -185,7 +184,7 @@ class ChatHandler:
         banner = _banner(False)
         while not self.service.wait_ready(timeout=1.0) and not self.service.error:
             waited = self.service.status().get("loading_seconds", 0)
-            chat[answer_at] = _say(f"_Loading the model… {waited:.0f} s (the first start can take a few minutes)._")
+            chat[answer_at] = _say(f"_Loading the model and tools… {waited:.0f} s (the first start can take a few minutes)._")
             yield chat, _box(None, interactive=False), banner, session
         turn = Turn(text=text, role=mode, image=session.image if mode == "doctor" else None,  # type: ignore[arg-type]
                     history=list(session.history))
@@ -290,7 +289,7 @@ def _status_text(service: AssistantService) -> str:
         return f"Model ready: `{st['model']}`."
     if st["status"] == "error":
         return f"**The model could not be loaded:** {sanitise(str(st.get('error')))}"
-    return f"Loading the model… {st.get('loading_seconds', 0):.0f} s"
+    return f"Loading the model and tools (search index, X-ray classifier)… {st.get('loading_seconds', 0):.0f} s"
 
 
 def _switch_mode(mode: str) -> tuple[Any, Any]:

@@ -25,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,19 +56,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(llm: str, max_new_tokens: int, port: int, max_waiting: int) -> subprocess.Popen:
+def start_server(llm: str, max_new_tokens: int, port: int, max_waiting: int, log: Path) -> subprocess.Popen:
+    """`medassist serve` in a subprocess; its stderr goes to `log` (a full pipe would stall it)."""
     env = os.environ | {"MEDASSIST_API_RATE_LIMIT": "0", "MEDASSIST_MAX_WAITING": str(max_waiting),
                         "MEDASSIST_API_KEYS": "", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "assistant", "serve", "--llm", llm, "--port", str(port),
            "--max-new-tokens", str(max_new_tokens)]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with log.open("wb") as err:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 600) -> float:
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 600) -> float:
+    """Poll /healthz until the model is loaded; return the seconds it took."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if proc.poll() is not None:
-            raise SystemExit("server exited: " + (proc.stderr.read().decode()[-2000:] if proc.stderr else ""))
+            raise SystemExit("server exited: " + log.read_text(errors="replace")[-2000:])
         try:
             status = httpx.get(url + "/healthz", timeout=2).json()
             if status["status"] == "ok":
@@ -177,27 +181,35 @@ def main(argv: list[str] | None = None) -> int:
     turns = 1 if args.smoke else args.turns
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(llm, args.max_new_tokens, port, max_waiting=max(levels) * 2)
-    try:
-        load_s = wait_ready(url, proc)
-        rows = [asyncio.run(run_level(url, n, turns)) for n in levels]
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    print_table(rows)
     now = datetime.now(timezone.utc)
-    result = {
-        "benchmark": "serving", "date": now.isoformat(timespec="seconds"), "llm": llm, "smoke": args.smoke,
-        "turns_per_session": turns, "max_new_tokens": args.max_new_tokens, "server_ready_s": round(load_s, 2),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
-        "command": "python bench/serving.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "git": _git_hash(), "rows": rows,
-    }
     out = args.out or ROOT / "bench" / "results" / f"serving-{now:%Y%m%d-%H%M%S}{'-smoke' if args.smoke else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    result: dict[str, Any] = {
+        "benchmark": "serving", "date": now.isoformat(timespec="seconds"), "llm": llm, "smoke": args.smoke,
+        "turns_per_session": turns, "max_new_tokens": args.max_new_tokens,
+        "command": "python bench/serving.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "git": _git_hash(), "rows": [],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        proc = start_server(llm, args.max_new_tokens, port, max(levels) * 2, log)
+        try:
+            result["server_ready_s"] = round(wait_ready(url, proc, log), 2)
+            for n in levels:  # written after each level, so a long run keeps what it measured
+                result["rows"].append(asyncio.run(run_level(url, n, turns)))
+                result["machine"] = _machine()
+                out.write_text(json.dumps(result, indent=2) + "\n")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    print_table(result["rows"])
     print(f"wrote {out}")
     return 0
+
+
+def _machine() -> dict[str, Any]:
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "load_avg_1m": round(os.getloadavg()[0], 2), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
 
 
 def _git_hash() -> str | None:

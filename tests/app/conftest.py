@@ -16,7 +16,7 @@ from assistant.llm.fake import FakeLLM
 from assistant.safety import Guardrails
 from assistant.service import AssistantService
 from assistant.tools import ToolOutput
-from assistant.types import Citation, SafetyDecision, Turn
+from assistant.types import SafetyDecision, Turn
 from tests.conftest import FakeRetrieval, FakeVision
 
 RED_FLAG = "crushing chest pain"

@@ -146,3 +146,28 @@ def test_gradio_mounted_under_same_server(service, settings: Settings) -> None: 
         page = httpx.get(server.url + "/ui/", follow_redirects=True)
         assert page.status_code == 200 and "gradio" in page.text.lower()
         assert httpx.get(server.url + "/healthz").json()["status"] == "ok"
+
+
+def test_queued_stream_gets_keepalive_comments(heatmap_png: Path, settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+
+    from assistant import api
+    from assistant.service import AssistantService
+    from tests.app.conftest import SlowLLM, make_assistant
+
+    monkeypatch.setattr(api, "KEEPALIVE_S", 0.1)
+    svc = AssistantService(lambda: make_assistant(str(heatmap_png), SlowLLM(0.05, reply=" ".join(["w"] * 30))))
+    svc.wait_ready(5)
+    with LiveServer(create_app(svc, settings)) as server:
+        first = threading.Thread(target=lambda: client(server).chat.completions.create(
+            model="medassist", messages=[{"role": "user", "content": "first"}]))
+        first.start()
+        while svc.waiting == 0:  # the first turn has reached the worker's line
+            time.sleep(0.01)
+        with httpx.stream("POST", server.url + "/v1/chat/completions", headers={"Authorization": "Bearer test-key"},
+                          json={"stream": True, "messages": [{"role": "user", "content": "second"}]}) as raw:
+            lines = [line for line in raw.iter_lines() if line]
+        first.join()
+    assert ": waiting for the model" in lines and lines[-1] == "data: [DONE]"
+    assert any('"content": "w ' in line or '"content": "w"' in line for line in lines)

@@ -102,7 +102,7 @@ def test_loading_progress_then_answer(heatmap_png: Path, settings) -> None:  # t
 
     svc = AssistantService(slow_factory)
     chat, _, updates = run(ChatHandler(svc, settings), "What is asthma?")
-    assert any("Loading the model" in str(u[0][-1]["content"]) for u in updates)
+    assert any("Loading the model and tools" in str(u[0][-1]["content"]) for u in updates)
     assert chat[1]["content"].startswith("This is a canned answer")
 
 
@@ -188,3 +188,24 @@ def test_serving_bench_smoke(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())["rows"]
     assert [r["sessions"] for r in rows] == [1, 2] and all(r["errors"] == 0 for r in rows)
     assert all(r["ttft_p50_ms"] is not None and r["healthz_p99_ms"] is not None for r in rows)
+
+
+def test_ui_says_busy_when_the_line_is_full(heatmap_png: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    svc = AssistantService(lambda: make_assistant(str(heatmap_png), SlowLLM(0.05)), max_waiting=0)
+    svc.wait_ready(5)
+    running = svc.run(Turn("What is asthma?"))
+    next(running)  # the worker is busy with this turn
+    chat, _, _ = run(ChatHandler(svc, settings), "What is a cough?")
+    assert "busy" in chat[-1]["content"] and "try again" in chat[-1]["content"]
+    running.close()
+
+
+def test_idle_conversation_is_forgotten_after_retention() -> None:
+    from assistant.ui import _expire
+
+    chat = [{"role": "user", "content": "hi"}]
+    fresh = Session(history=[{"role": "user", "content": "hi"}], image="/tmp/x.png")
+    assert _expire(chat, fresh, ttl=60) == ({"__type__": "update"}, {"__type__": "update"})  # gr.skip(): kept
+    stale = Session(history=list(fresh.history), image="/tmp/x.png", last_active=time.time() - 61)
+    cleared_chat, cleared = _expire(chat, stale, ttl=60)
+    assert cleared_chat == [] and cleared.history == [] and cleared.image is None
