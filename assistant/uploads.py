@@ -1,9 +1,8 @@
 """Upload checks shared by the Gradio app and the HTTP API: size, then content (never the name).
 
-`validate_image_file` is the one place to swap for the vision layer's own validator once that
-lands: it accepts PNG, JPEG and DICOM by their bytes (magic numbers), then opens them with Pillow
-(`verify`) or pydicom (header only, no `force=True`) so a truncated or disguised file is refused
-with one clear sentence. `decode_data_url` turns an OpenAI `image_url` data URL into a temporary
+`validate_image_file` checks the size limit, then runs the vision layer's loader
+(`vision.io.load_image`), so the app accepts exactly what the X-ray tool can read and a
+truncated or disguised file is refused with one clear sentence. `decode_data_url` turns an OpenAI `image_url` data URL into a temporary
 file under the same limits.
 """
 
@@ -27,19 +26,12 @@ class TooLargeError(InputError):
     """An upload is over the size limit (HTTP 413)."""
 
 
-def sniff(head: bytes) -> str | None:
-    """The image kind from a file's first 132 bytes: "png", "jpeg", "dicom" or None."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return "dicom"
-    return None
-
-
 def validate_image_file(path: str | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
     """Check that `path` is a readable PNG, JPEG or DICOM file within `max_bytes`.
+
+    The content check is the vision layer's own loader (`vision.io.load_image`: magic bytes,
+    pixel limits before decoding, decompression-bomb protection, pydicom without force), so an
+    upload is accepted exactly when the X-ray tool can read it.
 
     Returns:
         The kind: "png", "jpeg" or "dicom".
@@ -48,35 +40,16 @@ def validate_image_file(path: str | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> 
         TooLargeError: the file is larger than `max_bytes`.
         InputError: the file is missing, not an image we read, or corrupt.
     """
+    from vision.io import load_image
+
     path = Path(path)
     try:
         size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(132)
     except OSError as exc:
         raise InputError("The uploaded file could not be read: please upload it again.") from exc
     if size > max_bytes:
         raise TooLargeError(f"The file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB: please upload a smaller image.")
-    kind = sniff(head)
-    if kind is None:
-        raise InputError("That file is not a PNG, JPEG or DICOM image: please upload a chest X-ray image.")
-    _open(path, kind)
-    return kind
-
-
-def _open(path: Path, kind: str) -> None:
-    try:
-        if kind == "dicom":
-            import pydicom
-
-            pydicom.dcmread(path, stop_before_pixels=True)
-        else:
-            from PIL import Image
-
-            with Image.open(path) as img:
-                img.verify()
-    except Exception as exc:  # any decoder failure means a corrupt or disguised file
-        raise InputError(f"The {kind.upper()} file is damaged or incomplete: please upload it again.") from exc
+    return load_image(path).format
 
 
 def decode_data_url(url: str, directory: str | Path | None = None, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
@@ -98,7 +71,9 @@ def decode_data_url(url: str, directory: str | Path | None = None, max_bytes: in
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InputError("The image data URL is not valid base64: please encode the file again.") from exc
-    kind = sniff(data[:132])
+    from vision.io import sniff_format
+
+    kind = sniff_format(data[:132])
     fd, name = tempfile.mkstemp(prefix="medassist-upload-", suffix=_SUFFIX.get(kind or "", ".bin"), dir=directory)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)

@@ -12,7 +12,8 @@ from assistant.events import FinalEvent, TokenEvent
 from assistant.service import AssistantService, BusyError
 from assistant.types import Citation, ToolCallRecord, Turn
 from assistant.ui import ChatHandler, Session, findings_markdown, sanitise, sources_markdown
-from assistant.uploads import TooLargeError, decode_data_url, sniff, validate_image_file
+from assistant.uploads import TooLargeError, decode_data_url, validate_image_file
+from vision.io import sniff_format as sniff
 from tests.app.conftest import RED_FLAG, SlowLLM, make_assistant
 
 
@@ -77,7 +78,7 @@ def test_patient_mode_refuses_upload(handler: ChatHandler, service, xray_png: Pa
 
 @pytest.mark.parametrize("content,expected", [
     (b"%PDF-1.4 not an image" * 10, "not a PNG, JPEG or DICOM"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "damaged or incomplete"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "corrupt or truncated"),
     (b"\xff\xd8\xff" + b"x" * 2_000_000, "limit is 1 MB"),
 ])
 def test_bad_uploads_get_one_sentence(handler: ChatHandler, tmp_path: Path, content: bytes, expected: str) -> None:
