@@ -290,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, help="where to build (default: a temporary folder)")
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200, help="queries per scale point")
+    parser.add_argument("--sigma", type=float, default=0.05, help="noise added to real vectors (larger: harder)")
     parser.add_argument("--no-langchain", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
@@ -298,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result: dict[str, Any] = {"benchmark": "retrieval", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                               "git": _git(), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-                              "argv": sys.argv[1:] if argv is None else argv}
+                              "argv": sys.argv[1:] if argv is None else argv, "sigma": args.sigma}
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = args.index_dir or Path(tmp) / "index"
         if args.smoke:
@@ -314,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         base = base_vectors(index_dir, 384, rng)
         result["scale"] = []
         for n in args.sizes:
-            vectors = synthesize(base, n, rng)
-            queries = synthesize(base, args.queries, rng)
+            vectors = synthesize(base, n, rng, args.sigma)
+            queries = synthesize(base, args.queries, rng, args.sigma)
             rows = bench_scale(vectors, queries, langchain=not args.no_langchain and n <= 100_000)
             result["scale"] += rows
             print_table({"scale": rows})

@@ -5,7 +5,8 @@
     medassist index info [--index-dir DIR] [--json]
     medassist index search "QUERY" [-k K] [--json]
 
-Corpus names: bundled (open-medicine + differentials + icd10cm), open-medicine, differentials,
+Corpus names: bundled (open-medicine + differentials + icd10cm), bundled-full (adds HPO and
+annotated ICD-10-CM codes), open-medicine, differentials,
 icd10cm, icd10cm-notes, icd10cm-full, hpo. A PATH is a MedRAG .jsonl, a PubMed .xml(.gz), a
 .pdf/.md/.txt file or a folder of them. Skipped lines and files are listed on stderr.
 """

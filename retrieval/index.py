@@ -38,7 +38,7 @@ from retrieval.documents import Chunk
 FORMAT_VERSION = 1
 INDEX_FILE, CHUNKS_FILE, MANIFEST_FILE = "index.faiss", "chunks.jsonl", "manifest.json"
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
-AUTO_FLAT_MAX = 100_000
+AUTO_FLAT_MAX = 50_000
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
 IVF_NPROBE = 32
 

@@ -6,14 +6,14 @@ import os
 
 import pytest
 
-# Never build the bundled retrieval index by accident: tests point MEDASSIST_INDEX_DIR at small
-# fixture indexes; without one the retrieval tool is left out (with a warning).
-os.environ.setdefault("MEDASSIST_INDEX_AUTOBUILD", "0")
-
 from assistant.engine import Assistant
 from assistant.llm.fake import EchoLLM, FakeLLM
 from assistant.tools import Tool, ToolOutput
 from assistant.types import Citation, Finding, Turn
+
+# Never build the bundled retrieval index by accident: tests point MEDASSIST_INDEX_DIR at small
+# fixture indexes; without one the retrieval tool is left out (with a warning).
+os.environ.setdefault("MEDASSIST_INDEX_AUTOBUILD", "0")
 
 
 @pytest.fixture(autouse=True)
