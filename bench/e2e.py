@@ -134,7 +134,10 @@ def contract_tool(settings: Any) -> Any:
         from retrieval.tool import build_tool
     except ImportError as exc:
         raise SystemExit(f"--retriever contract needs retrieval.tool:build_tool ({exc}); use --retriever local") from exc
-    return build_tool(settings)
+    tool = build_tool(settings)
+    if tool is None:
+        raise SystemExit("retrieval.tool:build_tool returned no tool (no index?): build the index or use --retriever local")
+    return tool
 
 
 # -- MedAssist turn ----------------------------------------------------------------------------

@@ -182,7 +182,8 @@ def run_llamacpp(model: str, new_tokens: int) -> dict[str, Any]:
         times.append(time.perf_counter())
         cpu.append(time.process_time())
     row |= _decode_figures(start, times, len(tokens), cpu, llm.n_threads)
-    row |= _rag_ttft_llamacpp(llm, GenerationConfig(max_new_tokens=1))
+    if _rag_snippets() > 0:
+        row |= _rag_ttft_llamacpp(llm, GenerationConfig(max_new_tokens=1))
     row["rss_mib"] = _rss_mib()
     return row
 
@@ -248,8 +249,9 @@ def run_transformers(model: str, new_tokens: int) -> dict[str, Any]:
     start, clock, n_prompt = timed(DECODE_PROMPT, new_tokens)
     on_gpu = row["device"].startswith("cuda")
     row |= _decode_figures(start, clock.times, n_prompt, None if on_gpu else clock.cpu, torch.get_num_threads())
-    start, clock, n_prompt = timed(rag_messages(llm, "What is the first-line treatment?", _rag_snippets()), 1)
-    row |= {"rag_prompt_tokens": n_prompt, "rag_ttft_cold_s": clock.times[0] - start}
+    if _rag_snippets() > 0:
+        start, clock, n_prompt = timed(rag_messages(llm, "What is the first-line treatment?", _rag_snippets()), 1)
+        row |= {"rag_prompt_tokens": n_prompt, "rag_ttft_cold_s": clock.times[0] - start}
     row["rss_mib"] = _rss_mib()
     return row
 
@@ -299,7 +301,7 @@ def skip_reason(backend: str, model: str) -> str | None:
 
 
 def measure(backend: str, model: str, new_tokens: int, timeout: float, threads: int | None = None,
-            smoke: bool = False) -> dict[str, Any]:
+            rag_snippets: int | None = None) -> dict[str, Any]:
     """Run `worker` in a fresh subprocess (clean memory figures, no shared caches)."""
     reason = skip_reason(backend, model)
     if reason:
@@ -309,8 +311,8 @@ def measure(backend: str, model: str, new_tokens: int, timeout: float, threads: 
     env = os.environ | {"TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
     if threads:
         env["MEDASSIST_LLM_THREADS"] = str(threads)
-    if smoke:
-        env["MEDASSIST_BENCH_RAG_SNIPPETS"] = "1"
+    if rag_snippets is not None:
+        env["MEDASSIST_BENCH_RAG_SNIPPETS"] = str(rag_snippets)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -344,6 +346,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bandwidth-mib", type=int, help="array size for the bandwidth test (default 1024; smoke 64)")
     p.add_argument("--threads", type=int, nargs="+", default=[None],
                    help="llama.cpp thread counts to try, e.g. 1 2 (default: the cores; transformers uses all)")
+    p.add_argument("--rag-snippets", type=int, default=5,
+                   help="snippets in the RAG prompt whose TTFT is measured (0: skip that part; smoke: 1)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per (backend, model)")
     p.add_argument("--out", help="JSON path (default bench/results/llm-DATE.json)")
     p.add_argument("--worker", nargs=2, metavar=("BACKEND", "MODEL"), help=argparse.SUPPRESS)
@@ -367,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(b, t) for b in args.backends for t in (args.threads if b == "llamacpp" else [None])]
     for model in models:
         for backend, threads in runs:
-            row = {"model": model, "backend": backend} | measure(backend, model, new_tokens, args.timeout, threads, args.smoke)
+            row = {"model": model, "backend": backend} | measure(backend, model, new_tokens, args.timeout, threads,
+                                                                 1 if args.smoke else args.rag_snippets)
             on_gpu = str(row.get("device", "cpu")).startswith("cuda")
             roofline(row, bw["cuda_copy_gbs"] if on_gpu else bw["limit_gbs"])
             row["status"] = _status(row, backend)

@@ -57,6 +57,7 @@ def load_bench(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"medassist_bench_{name}", path)
     assert spec is not None and spec.loader is not None  # a .py file always has a loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look a class's module up here
     spec.loader.exec_module(module)
     return module
 

@@ -205,7 +205,11 @@ class LlamaCppLLM(LLM):
 
     # -- system-prompt cache -----------------------------------------------------------------
     def _restore_prefix(self, messages: list[Message], tokens: list[int]) -> int:
-        """Make the context hold the longest cached prefix of `tokens`; return its length."""
+        """Make the context start with the longest known prefix of `tokens`.
+
+        Returns:
+            how many prompt tokens this call does not evaluate (reused live or restored state).
+        """
         live = _common_prefix(self.model.input_ids[: self.model.n_tokens].tolist(), tokens)
         if not self.prompt_cache or not messages or messages[0]["role"] != "system":
             return live
@@ -214,13 +218,12 @@ class LlamaCppLLM(LLM):
             return live  # the template merges the system prompt into what follows: nothing to reuse
         if live >= len(prefix):
             return live
-        if prefix in self._prefixes:
-            self._load_sequence(prefix, self._prefixes[prefix])
-        else:
-            self.model.reset()
-            self.model.eval(list(prefix))
-            self._prefixes[prefix] = self._save_sequence()
-        return len(prefix)
+        if prefix in self._prefixes and self._load_sequence(prefix, self._prefixes[prefix]):
+            return len(prefix)
+        self.model.reset()  # first time this system prompt is seen: evaluate it alone and keep its state
+        self.model.eval(list(prefix))
+        self._prefixes[prefix] = self._save_sequence()
+        return 0
 
     def _save_sequence(self) -> bytes:
         import llama_cpp
@@ -231,7 +234,7 @@ class LlamaCppLLM(LLM):
         written = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
         return bytes(buf[:written])
 
-    def _load_sequence(self, prefix: tuple[int, ...], state: bytes) -> None:
+    def _load_sequence(self, prefix: tuple[int, ...], state: bytes) -> bool:
         import llama_cpp
 
         self.model.reset()
@@ -241,10 +244,11 @@ class LlamaCppLLM(LLM):
             log.warning("llama.cpp refused a cached prompt state; evaluating the prompt instead")
             self.model.reset()
             self._prefixes.pop(prefix, None)
-            return
+            return False
         self.model.input_ids[: len(prefix)] = prefix
         self.model.n_tokens = len(prefix)
         self.model._requires_eval = True  # noqa: SLF001 - refresh logits before sampling
+        return True
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -126,6 +126,7 @@ def test_cached_system_prompt_gives_the_same_answer(smol: llamacpp_backend.Llama
     smol._prefixes.clear()
     smol.model.reset()
     smol.generate(QUESTION, config)  # fills the cache with the system prompt's state
+    assert smol.last_stats.cached_tokens == 0  # first sight: evaluated, not reused
     smol.model.reset()  # forget the live context: only the cached state can help now
     warm = smol.generate(other, config)
     system_tokens = len(smol.tokenize(smol.render(QUESTION[:1], add_generation_prompt=False)))
