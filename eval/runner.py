@@ -207,7 +207,7 @@ def _results(runs: list[TaskRun], ctx: Context, wall: float) -> dict[str, Any]:
         "seed": ctx.config.seed,
         "settings": {k: settings[k] for k in ("llm", "max_new_tokens", "temperature", "seed", "embedder",
                                                "retrieval_k", "retrieval_min_score", "guardrails", "classifier")},
-        "index_manifest": index_manifest(ctx) if _rag_used(ctx) else None,
+        "index_manifest": index_manifest(ctx) if _rag_used(ctx) or ctx.retriever is not None else None,
         "git": git_info(),
         "packages": package_versions(),
         "python": sys.version.split()[0],

@@ -63,6 +63,12 @@ def test_retrieval_task_on_a_beir_folder(tmp_path, make_ctx):
     assert metrics["recall@1"]["value"] == 0.5 and metrics["recall@5"]["value"] == 1.0
     assert metrics["mrr@10"]["value"] == pytest.approx((1 + 1 / 3) / 2)
     assert runs[0].rows[0]["retrieved"] == ["d1", "d2"]  # chunks collapsed to documents
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "manifest.json").write_text('{"embedder": "fake", "count": 4}')
+    ctx.settings = ctx.settings.model_copy(update={"index_dir": index})
+    path, _ = run(["retrieval"], ctx, tmp_path / "out2", progress=False)
+    assert _results(path)["index_manifest"] == {"embedder": "fake", "count": 4}
 
 
 # --- vision -------------------------------------------------------------------------------------
