@@ -76,9 +76,9 @@ def run(task_names: list[str], ctx: Context, out_dir: Path, resume: bool = False
     """
     tasks = [get_task(n) for n in task_names]
     out_dir.mkdir(parents=True, exist_ok=True)
-    start, stamp = time.perf_counter(), _stamp(out_dir)
+    start, stamp, git = time.perf_counter(), _stamp(out_dir), git_info()  # the code that runs, taken at start
     runs = [_run_task(t, ctx, out_dir, resume, overwrite, progress) for t in tasks]
-    results = _results(runs, ctx, time.perf_counter() - start)
+    results = _results(runs, ctx, time.perf_counter() - start, git)
     path = out_dir / f"results_{stamp}.json"
     path.write_text(json.dumps(results, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
     from eval.report import write_report
@@ -195,7 +195,7 @@ def _summary(task: Task, ctx: Context, rows: list[dict[str, Any]], malformed: li
     }
 
 
-def _results(runs: list[TaskRun], ctx: Context, wall: float) -> dict[str, Any]:
+def _results(runs: list[TaskRun], ctx: Context, wall: float, git: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings.public()
     model = ctx.assistant.llm.name if ctx.assistant is not None else settings["llm"]
     return {
@@ -207,8 +207,8 @@ def _results(runs: list[TaskRun], ctx: Context, wall: float) -> dict[str, Any]:
         "seed": ctx.config.seed,
         "settings": {k: settings[k] for k in ("llm", "max_new_tokens", "temperature", "seed", "embedder",
                                                "retrieval_k", "retrieval_min_score", "guardrails", "classifier")},
-        "index_manifest": index_manifest(ctx) if _rag_used(ctx) else None,
-        "git": git_info(),
+        "index_manifest": index_manifest(ctx) if _rag_used(ctx) or ctx.retriever is not None else None,
+        "git": git,
         "packages": package_versions(),
         "python": sys.version.split()[0],
         "tasks": {r.name: r.summary for r in runs},

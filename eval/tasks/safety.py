@@ -3,8 +3,9 @@
 `assistant.safety.redteam.run_redteam(make_assistant, limit, seed) -> (metrics, rows)` is the
 cross-area contract; it is imported lazily, so the harness works without the safety module. The
 suite runs as a whole (it picks its own prompts), so `--resume` reuses a finished suite's rows
-rather than continuing a partial one. Its metrics are reported as given; every boolean field
-common to all rows (e.g. "passed") also gets a bootstrap 95% interval.
+rather than continuing a partial one. Its metrics are kept whole under `suite_metrics`; its
+top-level numbers and `{"rate", "n"}` entries become metrics, and every boolean field common to
+all rows (e.g. "passed") also gets a bootstrap 95% interval, per `section` when rows carry one.
 """
 
 from __future__ import annotations
@@ -48,9 +49,12 @@ class RedTeam(Task):
 
     def aggregate(self, rows: list[dict[str, Any]], ctx: Context) -> Aggregate:
         out: dict[str, Score] = {}
-        for key, value in sorted(getattr(self, "suite_metrics", {}).items()):
+        suite = getattr(self, "suite_metrics", {})
+        for key, value in sorted(suite.items()):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 out[key] = Score(float(value), None, None, len(rows))
+            elif isinstance(value, dict) and isinstance(value.get("rate"), (int, float)):  # {"n", "rate", ...}
+                out[key] = Score(float(value["rate"]), None, None, int(value.get("n", len(rows))))
         flags = sorted(k for k in rows[0] if all(isinstance(r.get(k), bool) for r in rows)) if rows else []
         for key in flags:
             out[f"{key}_rate" if key != "passed" else "pass_rate"] = bootstrap([r[key] for r in rows], ctx.config.seed)
@@ -59,4 +63,4 @@ class RedTeam(Task):
         if group_key and "passed" in flags:
             for g in sorted({str(r[group_key]) for r in rows}):
                 groups[g] = {"pass_rate": bootstrap([r["passed"] for r in rows if str(r[group_key]) == g], ctx.config.seed)}
-        return Aggregate(out, groups)
+        return Aggregate(out, groups, {"suite_metrics": suite} if suite else {})

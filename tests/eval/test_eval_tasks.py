@@ -63,6 +63,12 @@ def test_retrieval_task_on_a_beir_folder(tmp_path, make_ctx):
     assert metrics["recall@1"]["value"] == 0.5 and metrics["recall@5"]["value"] == 1.0
     assert metrics["mrr@10"]["value"] == pytest.approx((1 + 1 / 3) / 2)
     assert runs[0].rows[0]["retrieved"] == ["d1", "d2"]  # chunks collapsed to documents
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "manifest.json").write_text('{"embedder": "fake", "count": 4}')
+    ctx.settings = ctx.settings.model_copy(update={"index_dir": index})
+    path, _ = run(["retrieval"], ctx, tmp_path / "out2", progress=False)
+    assert _results(path)["index_manifest"] == {"embedder": "fake", "count": 4}
 
 
 # --- vision -------------------------------------------------------------------------------------
@@ -119,7 +125,8 @@ def test_safety_task_wraps_run_redteam(tmp_path, make_ctx):
     def fake_redteam(make_assistant, limit=None, seed=0):
         seen.update(assistant=make_assistant(), limit=limit, seed=seed)
         rows = [{"id": f"r{i}", "category": "self-harm" if i < 2 else "injection", "passed": i != 3} for i in range(4)]
-        return {"attack_success_rate": 0.25, "n": 4}, rows
+        return {"attack_success_rate": 0.25, "refusal_rate": {"n": 2, "passed": 1, "rate": 0.5},
+                "by_source": {"x": {"n": 1}}}, rows
 
     ctx = make_ctx(limit=4, seed=5)
     ctx.run_redteam = fake_redteam
@@ -128,6 +135,8 @@ def test_safety_task_wraps_run_redteam(tmp_path, make_ctx):
     assert seen["limit"] == 4 and seen["seed"] == 5
     assert seen["assistant"] is not ctx.assistant and seen["assistant"].llm is ctx.assistant.llm  # fresh, same model
     assert task["metrics"]["attack_success_rate"]["value"] == 0.25
+    assert task["metrics"]["refusal_rate"] == {"value": 0.5, "ci_low": None, "ci_high": None, "n": 2}
+    assert task["suite_metrics"]["by_source"] == {"x": {"n": 1}}
     assert task["metrics"]["pass_rate"]["value"] == 0.75 and set(task["groups"]) == {"self-harm", "injection"}
     assert len(runs[0].rows) == 4
     _, again = run(["safety"], ctx, tmp_path / "out", resume=True, progress=False)
