@@ -110,9 +110,14 @@ class Context:
 
     def get_scorer(self) -> Any:
         if self.scorer is None:
+            from assistant.llm import CATALOG, load_llm
             from eval.loglik import TransformersScorer
 
-            self.scorer = TransformersScorer(self.llm())
+            llm = self.llm()
+            if not hasattr(llm, "tokenizer") and self.settings.llm in CATALOG:
+                # Presets generate on llama.cpp when it is installed; scoring needs logits from transformers.
+                llm = load_llm(f"transformers:{self.settings.llm}", self.settings.context_length)
+            self.scorer = TransformersScorer(llm)
         return self.scorer
 
     def get_judge(self) -> LLM | None:
