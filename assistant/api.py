@@ -75,6 +75,7 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     role: Literal["patient", "doctor"] | None = None
+    patient: dict[str, Any] | list[Any] | None = None  # doctor mode: our patient JSON or FHIR resources
 
 
 class APIError(Exception):
@@ -296,7 +297,12 @@ def to_turn(body: ChatRequest, image: str | None) -> Turn:
     history: list[Message] = [
         {"role": m.role, "content": _text(m)} for m in body.messages[:-1] if m.role in ("user", "assistant")
     ]
-    return Turn(text=_text(last), role=_role(body), image=image, history=history)  # type: ignore[arg-type]
+    context: dict[str, Any] = {}
+    if body.patient is not None:
+        from assistant.clinical.fhir import patient_dict
+
+        context["patient"] = patient_dict(body.patient)
+    return Turn(text=_text(last), role=_role(body), image=image, history=history, context=context)  # type: ignore[arg-type]
 
 
 def _unlink(path: Path | None) -> None:

@@ -70,6 +70,7 @@ class Session:
 
     history: list[Message] = field(default_factory=list)
     image: str | None = None
+    patient: dict[str, Any] | None = None
     last_active: float = field(default_factory=time.time)
 
 
@@ -186,8 +187,10 @@ class ChatHandler:
             waited = self.service.status().get("loading_seconds", 0)
             chat[answer_at] = _say(f"_Loading the model and tools… {waited:.0f} s (the first start can take a few minutes)._")
             yield chat, _box(None, interactive=False), banner, session
-        turn = Turn(text=text, role=mode, image=session.image if mode == "doctor" else None,  # type: ignore[arg-type]
-                    history=list(session.history))
+        doctor = mode == "doctor"
+        turn = Turn(text=text, role=mode, image=session.image if doctor else None,  # type: ignore[arg-type]
+                    history=list(session.history),
+                    context={"patient": session.patient} if doctor and session.patient else {})
         pieces: list[str] = []
         try:
             for event in self.service.run(turn):
@@ -261,6 +264,11 @@ def build_ui(service: AssistantService, settings: Settings) -> gr.Blocks:
                                    sources=[], show_label=False, autofocus=True)
         examples = gr.Dataset(samples=[[q] for q in EXAMPLES["patient"]], components=[gr.Textbox(visible=False)],
                               label="Example questions", elem_id="examples")
+        with gr.Accordion("Patient context (doctor mode)", open=False, elem_id="patient-context"):
+            patient_box = gr.Code(language="json", label="Our patient JSON or FHIR resources (docs/clinical.md)",
+                                  elem_id="patient-json")
+            patient_set = gr.Button("Use this patient", size="sm")
+            patient_status = gr.Markdown(elem_id="patient-status")
         clear = gr.Button("New conversation", variant="secondary", size="sm")
         session = gr.State(Session(), time_to_live=ttl)
         timer = gr.Timer(2.0, active=not service.ready)
@@ -273,6 +281,7 @@ def build_ui(service: AssistantService, settings: Settings) -> gr.Blocks:
                    concurrency_limit=settings.max_waiting + 1, concurrency_id="chat", show_progress="hidden",
                    api_name="chat")
         examples.click(lambda sample: {"text": sample[0], "files": []}, examples, box, queue=False)
+        patient_set.click(set_patient, [patient_box, session], [patient_status, session], queue=False)
         mode.change(_switch_mode, mode, [box, examples], queue=False)
         clear.click(_clear, None, [chatbot, box, banner, session], queue=False, cancels=[submitted])
         timer.tick(lambda: (_status_text(service), gr.Timer(active=not (service.ready or service.error))),
@@ -281,6 +290,28 @@ def build_ui(service: AssistantService, settings: Settings) -> gr.Blocks:
                   queue=False, show_progress="hidden")
     demo.queue(max_size=max(4, settings.max_waiting * 2), default_concurrency_limit=settings.max_waiting + 1)
     return demo
+
+
+def set_patient(text: str | None, session: Session | None) -> tuple[str, Session]:
+    """Validate the patient box and keep it for this session's doctor-mode turns (empty clears it)."""
+    import json
+
+    from assistant.clinical.fhir import patient_dict
+    from assistant.clinical.patient import PatientContext
+
+    session = session or Session()
+    if not (text or "").strip():
+        session.patient = None
+        return "No patient context.", session
+    try:
+        data = patient_dict(json.loads(text or ""))
+        PatientContext.from_dict(data)
+    except json.JSONDecodeError as exc:
+        return f"That is not valid JSON (line {exc.lineno}): nothing was changed.", session
+    except MedAssistError as exc:
+        return sanitise(str(exc)), session
+    session.patient = data
+    return "Patient context set for doctor-mode questions in this conversation.", session
 
 
 def _status_text(service: AssistantService) -> str:

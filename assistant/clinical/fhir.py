@@ -63,6 +63,21 @@ def fhir_to_dict(resource: Any, today: dt.date | None = None) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v not in ([], {})}
 
 
+def patient_dict(data: Any) -> dict[str, Any]:
+    """Our patient JSON from either our shape or FHIR resources (a resource, a list, a Bundle).
+
+    This is what the HTTP API's `patient` field and the app's patient box accept.
+
+    Raises:
+        InputError: neither our shape (an object) nor FHIR resources.
+    """
+    if isinstance(data, list) or (isinstance(data, dict) and "resourceType" in data):
+        return fhir_to_dict(data)
+    if not isinstance(data, dict):
+        raise InputError("The patient context must be a JSON object (docs/clinical.md) or FHIR resources.")
+    return data
+
+
 def _resources(resource: Any) -> list[dict[str, Any]]:
     if isinstance(resource, list):
         return [r for item in resource for r in _resources(item)]
