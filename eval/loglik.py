@@ -40,7 +40,7 @@ class TransformersScorer:
     def logprobs(self, messages: list[Message], continuations: list[str]) -> list[float]:
         import torch
 
-        tok, model = self.llm.tokenizer, self.llm.model
+        tok = self.llm.tokenizer
         prompt = tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
         prefix = tok(prompt, add_special_tokens=False)["input_ids"]
         conts = [tok(c, add_special_tokens=False)["input_ids"] for c in continuations]

@@ -18,7 +18,6 @@ the term or a descendant, as raw bytes read back with `numpy.frombuffer`; no pic
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 import re
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from assistant.assets import find_package
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -80,15 +81,11 @@ class Sources:
         om = _package_dir("open_medicine")
         diff = om / "mcp" / "differentials" / "data" if om else None
         drugs = _package_dir("drug_named_entity_recognition")
-        return cls(hpo / "data", importlib.util.find_spec("simple_icd_10_cm") is not None,
+        return cls(hpo / "data", find_package("simple_icd_10_cm") is not None,
                    diff if diff and diff.is_dir() else None, drugs)
 
 
-def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+_package_dir = find_package
 
 
 @dataclass

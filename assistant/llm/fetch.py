@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from assistant.assets import find_package as _package_dir
 from assistant.errors import ModelError
 from assistant.llm.catalog import ModelSpec
 
@@ -32,13 +33,6 @@ def model_dir(spec: ModelSpec) -> Path:
 
 def converted_dir(spec: ModelSpec) -> Path:
     return model_dir(spec) / "hf"
-
-
-def _package_dir(import_name: str) -> Path | None:
-    found = importlib.util.find_spec(import_name)
-    if found is None or not found.submodule_search_locations:
-        return None
-    return Path(list(found.submodule_search_locations)[0])
 
 
 def missing_packages(spec: ModelSpec) -> list[str]:

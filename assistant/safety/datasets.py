@@ -12,20 +12,13 @@ A missing package yields an empty list and the caller reports the set as unavail
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from functools import cache
 from pathlib import Path
 
+from assistant.assets import find_package as package_dir
+
 DATA = Path(__file__).parent / "data"
-
-
-def package_dir(name: str) -> Path | None:
-    """Folder of an installed package without importing it (data-only packages may not import)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
 
 
 def _jsonl(path: Path) -> list[dict]:

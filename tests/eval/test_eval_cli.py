@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main
-from eval.compare import compare, render, write
+from eval.compare import compare, render
 
 
 def _data(tmp_path: Path, n: int = 8) -> str:
