@@ -45,7 +45,8 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the environment, overridden by the flags that were given."""
-    overrides = {k: getattr(args, k, None) for k in ("llm", "max_new_tokens", "index_dir", "guardrails", "tools")}
+    names = ("llm", "max_new_tokens", "index_dir", "guardrails", "tools", "host", "port")
+    overrides = {k: getattr(args, k, None) for k in names}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     if getattr(args, "verbose", False):
         print("settings: " + json.dumps(settings.public()), file=sys.stderr)
