@@ -161,8 +161,11 @@ class Task(ABC):
         """All examples (each a dict with a unique `id`) and the malformed rows that were skipped."""
 
     def evaluate(self, example: Example, ctx: Context) -> dict[str, Any]:
-        """One per-sample row (JSON-serialisable; `id` is added by the runner)."""
-        raise NotImplementedError
+        """One per-sample row (JSON-serialisable; `id` is added by the runner).
+
+        Tasks either override this or override `run_all` (batched tasks such as safety).
+        """
+        raise TypeError(f"task {type(self).__name__} overrides neither evaluate() nor run_all()")
 
     def run_all(self, examples: list[Example], ctx: Context, done: set[str]) -> Iterator[dict[str, Any]]:
         """Rows for all examples not in `done`; the default calls `evaluate` one by one."""
