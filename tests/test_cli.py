@@ -82,3 +82,12 @@ def test_chat_session_over_stdin() -> None:
                           timeout=120)
     assert proc.returncode == 0
     assert proc.stdout.count("canned answer") == 2 and "doctor>" in proc.stdout
+
+
+def test_batch_text_may_contain_unicode_line_separators(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    batch = tmp_path / "q.jsonl"
+    batch.write_text(json.dumps({"id": "a", "text": "What is asthma?\u2028Briefly."}, ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    assert main(["ask", "--batch", str(batch), "--llm", "fake", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.split("\n") if line]
+    assert [r["id"] for r in rows] == ["a"] and "answer" in rows[0]

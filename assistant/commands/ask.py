@@ -72,7 +72,8 @@ def answer_row(assistant: Any, row: dict[str, Any], default_role: str, batch: bo
 def read_batch(path: Path) -> Iterator[dict[str, Any]]:
     """Rows of a JSONL batch file; a malformed line becomes an error row, in order."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # split on newlines only: splitlines() also breaks at U+2028 inside JSON strings
+        lines = path.read_text(encoding="utf-8").split("\n")
     except OSError as exc:
         raise InputError(f"Cannot read the batch file {path}: {exc.strerror}.") from exc
     for number, line in enumerate(lines, 1):

@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 import prompts
 from assistant.llm.base import GenerationConfig
 from assistant.types import Turn
-from eval.data import Example, Malformed, package_file, read_jsonl
+from assistant.assets import package_path
+from eval.data import Example, Malformed, read_jsonl
 from eval.stats import bootstrap
 from eval.tasks.base import Aggregate, Context, Task
 
@@ -42,7 +43,7 @@ OVER_ESCALATION = re.compile(
 
 def load_healthbench(path: Any = None) -> tuple[list[Example], Malformed]:
     """The 500 HealthBench conversations: `{id, messages, rubrics, tags}`; malformed rows reported."""
-    rows, bad = read_jsonl(path or package_file("eval_framework", DATA))
+    rows, bad = read_jsonl(path or package_path("eval_framework", DATA))
     good = []
     for i, row in enumerate(rows):
         messages, rubrics = row.get("prompt"), row.get("rubrics")

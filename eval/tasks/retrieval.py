@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from assistant.errors import ConfigError
-from eval.data import Example, Malformed, load_beir, package_file
+from assistant.assets import package_path
+from eval.data import Example, Malformed, load_beir
 from eval.stats import bootstrap
 from eval.tasks.base import Aggregate, Context, Task
 
@@ -47,7 +48,7 @@ def open_medicine_questions(root: Path | None = None) -> list[Example]:
     Returns:
         Examples `{"id", "query", "relevant": {doc_id: 1}, "group"}`, in a stable order.
     """
-    root = root or package_file("open_medicine", "guidelines/registry.json").parent / "content"
+    root = root or package_path("open_medicine", "guidelines/registry.json").parent / "content"
     examples = []
     for path in sorted(root.glob("*/*.md")):
         text = path.read_text(encoding="utf-8")

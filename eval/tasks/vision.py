@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from assistant.errors import ConfigError, InputError
-from eval.data import Example, Malformed, package_dir
+from assistant.assets import package_path
+from eval.data import Example, Malformed
 from eval.stats import auroc, bootstrap, bootstrap_pairs, ece, reliability, roc_curve
 from eval.tasks.base import Aggregate, Context, Task
 
@@ -40,7 +41,7 @@ def label_from_name(path: Path) -> int | None:
 def load_images(data: str | None) -> tuple[list[Example], Malformed]:
     """Labelled images from a folder, a CSV (`path,label`) or the packaged validation set."""
     if data is None:
-        folder = package_dir("pneumonia_model_package", "datasets/pneumonia-data/val")
+        folder = package_path("pneumonia_model_package", "datasets/pneumonia-data/val")
     else:
         folder = Path(data)
     if folder.is_file() and folder.suffix == ".csv":
