@@ -121,6 +121,7 @@ class Assistant:
         timings["prompt"] = time.perf_counter() - t0
         for number, citation in enumerate(citations, 1):
             citation.number = number
+        self._annotate(turn, citations, records, timings)
         base.citations = citations
         if citations:
             yield CitationsEvent(citations)
@@ -138,6 +139,17 @@ class Assistant:
         stage = getattr(tool, "stage", tool.name)
         timings[stage] = timings.get(stage, 0.0) + record.seconds
         return record, output
+
+    def _annotate(self, turn: Turn, citations: list[Citation], records: list[ToolCallRecord],
+                  timings: dict[str, float]) -> None:
+        for tool in (t for t in self.tools if type(t).annotate is not Tool.annotate):
+            t0 = time.perf_counter()
+            try:
+                tool.annotate(turn, citations, records)
+            except MedAssistError as exc:  # annotations are extras: never lose the turn for one
+                log.warning("tool %s could not annotate the citations: %s", tool.name, exc)
+            stage = getattr(tool, "stage", tool.name)
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
 
     def _generate(self, turn: Turn, messages: list[Message], decision: SafetyDecision,
                   result: AnswerResult, timings: dict[str, float]) -> Iterator[Event]:

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from assistant.types import Citation, Finding, Turn
+from assistant.types import Citation, Finding, ToolCallRecord, Turn
 
 
 @dataclass
@@ -49,6 +49,12 @@ class Tool(ABC):
     def select(self, turn: Turn) -> dict[str, Any] | None:
         """Return this tool's inputs if it should run for `turn`, else None."""
         return None
+
+    def annotate(self, turn: Turn, citations: list[Citation], records: list[ToolCallRecord]) -> None:
+        """Called once per turn after the snippets shown to the model are numbered; may add to them.
+
+        The default does nothing. The `entities` tool links each citation to graph nodes here.
+        """
 
     @abstractmethod
     def forward(self, **inputs: Any) -> ToolOutput:

@@ -23,7 +23,11 @@ class Message(TypedDict):
 
 @dataclass
 class Citation:
-    """A snippet that was shown to the model, numbered as the answer cites it ([1], [2], ...)."""
+    """A snippet that was shown to the model, numbered as the answer cites it ([1], [2], ...).
+
+    `entities` holds the knowledge-graph nodes the snippet names ({"id", "name", "kind"}), filled by
+    the `entities` tool when the graph is built, so citations, the message and tool results share ids.
+    """
 
     id: str
     title: str
@@ -33,6 +37,7 @@ class Citation:
     url: str | None = None
     year: int | None = None
     number: int = 0
+    entities: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.config import Settings
 from assistant.errors import InputError
 from assistant.tools import Tool, ToolOutput
-from assistant.types import Citation, Turn
+from assistant.types import Citation, ToolCallRecord, Turn
 
 if TYPE_CHECKING:
     from knowledge import KnowledgeGraph
@@ -204,10 +204,48 @@ class EntityLinkTool(Tool):
     def forward(self, text: str) -> ToolOutput:
         return ToolOutput(data={"entities": [asdict(e) for e in self.kg.link(text)]})
 
+    def annotate(self, turn: Turn, citations: list[Citation], records: list[ToolCallRecord]) -> None:
+        """Link every snippet shown to the model, and connect the message's nodes to them.
 
-def link_citations(kg: KnowledgeGraph, citations: list[Citation]) -> dict[str, list[dict[str, Any]]]:
-    """Graph nodes named in each citation's text, keyed by citation id (for adapters and eval)."""
-    return {c.id: [asdict(e) for e in kg.link(c.text)] for c in citations}
+        Each citation gets `entities`; the `entities` record (doctor mode) gets `connections`: for each
+        node named in the message, the citation numbers and the other tools whose results name it.
+        """
+        for c in citations:
+            c.entities = _nodes(self._link(f"{c.title}\n{c.text}"))
+        mine = next((r for r in records if r.name == self.name and r.output is not None), None)
+        if mine is None:
+            return
+        by_tool = {r.name: {e["id"] for e in self._link(_strings(r.output))}
+                   for r in records if r.name != self.name and r.output}
+        connections = {}
+        for node in _nodes(mine.output["entities"]):
+            cited = [c.number for c in citations if any(e["id"] == node["id"] for e in c.entities)]
+            tools = [name for name, ids in by_tool.items() if node["id"] in ids]
+            if cited or tools:
+                connections[node["id"]] = {"name": node["name"], "citations": cited, "tools": tools}
+        mine.output["connections"] = connections
+
+    def _link(self, text: str) -> list[dict[str, Any]]:
+        return [asdict(e) for e in self.kg.link(text)]
+
+
+def _nodes(entities: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Distinct nodes, in order of first mention."""
+    seen: dict[str, dict[str, str]] = {}
+    for e in entities:
+        seen.setdefault(e["id"], {"id": e["id"], "name": e["name"], "kind": e["kind"]})
+    return list(seen.values())
+
+
+def _strings(value: Any) -> str:
+    """Every string inside a tool's JSON output, one per line (what a reader of the result sees)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "\n".join(_strings(v) for v in value.values())
+    if isinstance(value, list):
+        return "\n".join(_strings(v) for v in value)
+    return ""
 
 
 def build_differential_tool(settings: Settings) -> Tool | None:

@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from assistant.clinical.kg_tools import DifferentialTool, EntityLinkTool, LookupTool
+from assistant.engine import Assistant
 from assistant.errors import InputError
+from assistant.llm.fake import FakeLLM
 from assistant.types import Turn
 from knowledge import KnowledgeGraph, build_graph, open_graph
 from tests.clinical.conftest import write_sources
+from tests.conftest import FakeRetrieval
 
 
 def test_build_statistics_and_information_content(tiny_kg: KnowledgeGraph) -> None:
@@ -118,3 +121,29 @@ def test_entity_tool_adds_data_not_prompt(tiny_kg: KnowledgeGraph) -> None:
     tool = EntityLinkTool(tiny_kg)
     out = tool(**tool.select(Turn("pyrexia and cataract", role="doctor")))
     assert [e["id"] for e in out.data["entities"]] == ["HP:0001945", "HP:0000518"] and out.context == ""
+
+
+def test_engine_links_snippets_and_connects_them_to_the_message_and_tools(tiny_kg: KnowledgeGraph) -> None:
+    tools = [FakeRetrieval(n=2, text="Pyrexia with a dislocated lens"), DifferentialTool(tiny_kg), EntityLinkTool(tiny_kg)]
+    result = Assistant(FakeLLM(), tools=tools).ask(
+        Turn("Differential for fever and ectopia lentis, and is there a cataract?", role="doctor"))
+    assert [c.number for c in result.citations][:2] == [1, 2]
+    assert [e["id"] for e in result.citations[0].entities] == ["HP:0001945", "HP:0001083"]
+    record = next(r for r in result.tools if r.name == "entities")
+    connections = record.output["connections"]
+    assert connections["HP:0001945"]["citations"][:2] == [1, 2] and "differential" in connections["HP:0001945"]["tools"]
+    assert connections["HP:0001083"]["tools"] == ["differential"]
+    assert 1 not in connections["HP:0000518"]["citations"]  # cataract: in the HPO ranking, not the snippets
+    assert result.to_json()["citations"][0]["entities"][0] == {"id": "HP:0001945", "name": "Fever", "kind": "phenotype"}
+    plain = Assistant(FakeLLM(), tools=[FakeRetrieval(n=1, text="Pyrexia"), EntityLinkTool(tiny_kg)]).ask(
+        Turn("fever and cataract", role="doctor"))
+    linked = next(r for r in plain.tools if r.name == "entities").output
+    assert [e["id"] for e in linked["entities"]] == ["HP:0001945", "HP:0000518"]
+    assert linked["connections"] == {"HP:0001945": {"name": "Fever", "citations": [1], "tools": []}}
+
+
+def test_snippets_are_linked_for_patients_too_without_a_doctor_only_record(tiny_kg: KnowledgeGraph) -> None:
+    result = Assistant(FakeLLM(), tools=[FakeRetrieval(n=1, text="Seizures"), EntityLinkTool(tiny_kg)]).ask(
+        Turn("What is a fit?"))
+    assert [e["id"] for e in result.citations[0].entities] == ["HP:0001250"]
+    assert [r.name for r in result.tools] == ["retrieval"]
