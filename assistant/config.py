@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     retrieval_k: int = 5
     retrieval_min_score: float = 0.3
     tools: str = Field("all", description="tools to enable: all, none, or names such as retrieval,xray")
+    tool_calling: str = Field("router", description="router: rules pick the clinical tools; native: the model picks them "
+                              "with its tool-calling template (routers are used when the backend has none)")
     classifier: str = "pneumonia-xception"
     guardrails: str = Field("default", description="safety layer: default or none")
     audit_db: Path | None = Field(None, description="SQLite audit log (default: CACHE_DIR/audit.sqlite3)")

@@ -2,7 +2,8 @@
 
 One turn, in order:
 1. validate the turn; run the input rails (answer / escalate / refuse);
-2. call every tool whose router selects this turn (retrieval for text, vision for an image);
+2. call every tool whose router selects this turn (retrieval for text, vision for an image), or,
+   with native tool calling, the clinical tools the model itself asks for;
 3. number the retrieved snippets and build the prompt from templates in `prompts/`, trimming the
    history (oldest first) and then the snippets to the model's context, counted in tokens;
 4. stream the model's answer through the output rails;
@@ -15,9 +16,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import prompts
-from assistant.errors import InputError, MedAssistError
+from assistant.errors import ConfigError, InputError, MedAssistError, ModelError
 from assistant.events import (
     AnswerResult,
     CitationsEvent,
@@ -28,13 +30,14 @@ from assistant.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from assistant.llm.base import LLM, GenerationConfig
+from assistant.llm.base import LLM, GenerationConfig, ToolCall
 from assistant.safety import Guardrails
 from assistant.tools import Tool, ToolOutput
 from assistant.types import ROLES, Citation, Finding, Message, SafetyDecision, ToolCallRecord, Turn
 
 log = logging.getLogger(__name__)
 Observer = Callable[[Turn, AnswerResult], None]
+TOOL_CALLING = ("router", "native")
 
 
 class Assistant:
@@ -46,6 +49,8 @@ class Assistant:
         guardrails: input and output rails (pass-through when None).
         generation: decoding settings.
         observers: called with every finished turn (e.g. the audit log); failures are logged.
+        tool_calling: "router" (each tool's rules decide) or "native" (a model with a tool-calling
+            template picks the `model_callable` tools; the others keep their routers).
     """
 
     def __init__(
@@ -55,7 +60,11 @@ class Assistant:
         guardrails: Guardrails | None = None,
         generation: GenerationConfig | None = None,
         observers: Sequence[Observer] = (),
+        tool_calling: str = "router",
     ) -> None:
+        if tool_calling not in TOOL_CALLING:
+            raise ConfigError(f"Unknown tool calling {tool_calling!r}: use {' or '.join(TOOL_CALLING)}.")
+        self.tool_calling = tool_calling
         self.llm = llm
         self.tools = list(tools)
         self.guardrails = guardrails or Guardrails()
@@ -91,19 +100,17 @@ class Assistant:
         records: list[ToolCallRecord] = []
         outputs: list[ToolOutput] = []
         contexts: list[str] = []
+        plan: list[ToolCall] | None = None  # the model's own tool calls (native tool calling)
         for tool in self.tools:
-            inputs = tool.select(turn)
-            if inputs is None:
-                continue
-            yield ToolCallEvent(tool.name, inputs)
-            record, output = self._call(tool, inputs, timings)
-            records.append(record)
-            if output is not None:
-                outputs.append(output)
-            context = output.context if output is not None else f"The tool failed: {record.error}"
-            if context:
-                contexts.append(prompts.render("tool_result", name=tool.name, content=self.guardrails.quote(context)))
-            yield ToolResultEvent(record)
+            if plan is None and tool.model_callable and self._native():
+                plan = self._plan(turn, contexts, timings)
+            for inputs in self._inputs(tool, turn, plan):
+                yield from self._use(tool, inputs, records, outputs, contexts, timings)
+        for call in plan or []:
+            if call.name not in {t.name for t in self.tools if t.model_callable}:
+                record = ToolCallRecord(call.name, call.arguments, None, error=f"Unknown tool {call.name!r}: not called.")
+                records.append(record)
+                yield ToolResultEvent(record)
 
         citations = [c for out in outputs for c in out.citations]
         findings = _findings(outputs)
@@ -127,6 +134,53 @@ class Assistant:
             yield CitationsEvent(citations)
         yield from self._generate(turn, messages, decision, base, timings)
         yield from self._finish(turn, base, start, timings)
+
+    def _native(self) -> bool:
+        return self.tool_calling == "native" and self.llm.supports_tools
+
+    def _plan(self, turn: Turn, contexts: list[str], timings: dict[str, float]) -> list[ToolCall] | None:
+        """Ask the model which tools to call; None (use the routers) if the model fails."""
+        specs = [t.spec() for t in self.tools if t.model_callable]
+        history = [m for m in turn.history if m["role"] in ("user", "assistant")][-4:]
+        question = "\n\n".join([*contexts, turn.text.strip()])  # patient data so far, never retrieved text
+        messages: list[Message] = [{"role": "system", "content": prompts.render("tool_plan", role=turn.role)},
+                                   *history, {"role": "user", "content": question}]
+        t0 = time.perf_counter()
+        try:
+            return self.llm.call_tools(messages, specs, GenerationConfig(max_new_tokens=256, seed=self.generation.seed))
+        except ModelError as exc:
+            log.warning("tool selection by the model failed (%s); using the routers", exc)
+            return None
+        finally:
+            timings["plan"] = time.perf_counter() - t0
+
+    def _inputs(self, tool: Tool, turn: Turn, plan: list[ToolCall] | None) -> list[dict[str, Any] | InputError]:
+        """This turn's calls of `tool`: its router's choice, or the model's calls in native mode."""
+        if plan is None or not tool.model_callable:
+            inputs = tool.select(turn)
+            return [] if inputs is None else [inputs]
+        out: list[dict[str, Any] | InputError] = []
+        for call in (c for c in plan if c.name == tool.name):
+            try:
+                out.append(tool.from_model(turn, call.arguments))
+            except InputError as exc:
+                out.append(exc)
+        return out
+
+    def _use(self, tool: Tool, inputs: dict[str, Any] | InputError, records: list[ToolCallRecord],
+             outputs: list[ToolOutput], contexts: list[str], timings: dict[str, float]) -> Iterator[Event]:
+        if isinstance(inputs, InputError):  # the model's call could not be used: report it, go on
+            record, output = ToolCallRecord(tool.name, {}, None, error=str(inputs)), None
+        else:
+            yield ToolCallEvent(tool.name, inputs)
+            record, output = self._call(tool, inputs, timings)
+        records.append(record)
+        if output is not None:
+            outputs.append(output)
+        context = output.context if output is not None else f"The tool failed: {record.error}"
+        if context:
+            contexts.append(prompts.render("tool_result", name=tool.name, content=self.guardrails.quote(context)))
+        yield ToolResultEvent(record)
 
     def _call(self, tool: Tool, inputs: dict, timings: dict[str, float]) -> tuple[ToolCallRecord, ToolOutput | None]:
         t0 = time.perf_counter()

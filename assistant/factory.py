@@ -79,4 +79,5 @@ def build_assistant(settings: Settings, llm: LLM | None = None, tools: list[Tool
         guardrails=build_guardrails(settings),
         generation=generation,
         observers=build_observers(settings),
+        tool_calling=settings.tool_calling,
     )

@@ -6,8 +6,10 @@ tools and shows the model their results as quoted data.
 
 Small local models cannot be trusted to decide when to call a tool, so each tool also has a
 `select(turn)` router: it returns the inputs to call it with for this turn, or None. Retrieval
-selects every turn with text; the X-ray tool selects every turn with an image. A model with a
-tool-calling template can use `name`/`description`/`inputs` instead, without touching the engine.
+selects every turn with text; the X-ray tool selects every turn with an image. With
+`tool_calling="native"` and a model whose chat template supports tools, the model chooses among
+the tools marked `model_callable` from their `spec()`, and `from_model` turns its arguments into
+inputs (the clinical tools re-read values from the text rather than trust the model's).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from assistant.errors import InputError
 from assistant.types import Citation, Finding, ToolCallRecord, Turn
 
 
@@ -45,10 +48,25 @@ class Tool(ABC):
     description: ClassVar[str]
     inputs: ClassVar[dict[str, dict[str, str]]]  # {"query": {"type": "string", "description": ...}}
     output_type: ClassVar[str] = "object"
+    model_callable: ClassVar[bool] = False  # offered to a tool-calling model (else the router alone decides)
 
     def select(self, turn: Turn) -> dict[str, Any] | None:
         """Return this tool's inputs if it should run for `turn`, else None."""
         return None
+
+    def from_model(self, turn: Turn, arguments: dict[str, Any]) -> dict[str, Any]:
+        """This tool's inputs from a model's call; the default checks the declared inputs are there.
+
+        Raises:
+            InputError: an input is missing or unknown (reported as the call's error).
+        """
+        missing = [k for k in self.inputs if k not in arguments]
+        unknown = [k for k in arguments if k not in self.inputs]
+        if missing or unknown:
+            raise InputError(f"The model's call to {self.name} is invalid: "
+                             + "; ".join([f"missing {', '.join(missing)}"] * bool(missing)
+                                         + [f"unknown {', '.join(unknown)}"] * bool(unknown)) + ".")
+        return dict(arguments)
 
     def annotate(self, turn: Turn, citations: list[Citation], records: list[ToolCallRecord]) -> None:
         """Called once per turn after the snippets shown to the model are numbered; may add to them.

@@ -24,6 +24,7 @@ CASES = {
     "rag_answer": {"snippets": SNIPPETS, "tool_results": ["[xray] output"], "grounding_tried": True, "question": "How severe?"},
     "rag_answer_empty": {"snippets": [], "tool_results": [], "grounding_tried": True, "question": "What is X?"},
     "tool_result": {"name": "xray", "content": "PNEUMONIA 0.87"},
+    "tool_plan": {"role": "doctor"},
     "no_sources": {},
     "disclaimer_patient": {},
     "disclaimer_doctor": {},

@@ -70,9 +70,25 @@ class DifferentialTool(Tool):
     inputs = {"phenotypes": {"type": "array", "description": "HPO term ids, e.g. HP:0001166"},
               "complaints": {"type": "array", "description": "complaint ids, e.g. COMPLAINT:fever"}}
     stage = "knowledge"
+    model_callable = True
 
     def __init__(self, kg: KnowledgeGraph, limit: int = 5) -> None:
         self.kg, self.limit = kg, limit
+
+    def from_model(self, turn: Turn, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The model's findings (ids or names) resolved through the graph; names that match nothing are dropped."""
+        phenotypes = self._resolve(arguments.get("phenotypes"), "phenotype")
+        complaints = self._resolve(arguments.get("complaints"), "complaint")
+        if not phenotypes and not complaints:
+            raise InputError("The model's differential call named no finding the knowledge graph knows.")
+        return {"phenotypes": phenotypes, "complaints": complaints}
+
+    def _resolve(self, items: Any, kind: str) -> list[str]:
+        ids: list[str] = []
+        for text in map(str, items if isinstance(items, list) else [items] if items else []):
+            node = self.kg.node(text)
+            ids += [node["id"]] if node and node["kind"] == kind else [e.id for e in self.kg.link(text, kinds=(kind,))]
+        return list(dict.fromkeys(ids))
 
     def select(self, turn: Turn) -> dict[str, Any] | None:
         if turn.role != "doctor" or not ASKS_DIFFERENTIAL.search(turn.text):
@@ -136,6 +152,7 @@ class LookupTool(Tool):
     description = "Look up a medical term or code (HPO, ICD-10-CM, OMIM, Orphanet, drug) in the knowledge graph."
     inputs = {"terms": {"type": "array", "description": "terms or codes, e.g. J18.9, HP:0002090, pneumonia"}}
     stage = "knowledge"
+    model_callable = True
 
     def __init__(self, kg: KnowledgeGraph) -> None:
         self.kg = kg

@@ -53,21 +53,34 @@ class RiskScoreTool(Tool):
         "inputs": {"type": "object", "description": "score inputs in canonical units (unknown: omit)"},
     }
     stage = "clinical"
+    model_callable = True
 
     def select(self, turn: Turn) -> dict[str, Any] | None:
         keys = requested_scores(turn.text, turn.role)
-        if not keys:
-            return None
-        try:
-            patient = patient_from_turn_context(turn.context)
-        except InputError:
-            patient = None  # the patient tool reports why; scores then use the message only
-        ex = extract(turn.text, patient)
-        wanted = {name for k in keys for name in SCORES[k].inputs}
-        values = {k: v for k, v in ex.values.items() if k in wanted}
-        return {"scores": keys, "inputs": values} | ({"problems": ex.problems} if ex.problems else {})
+        return _read_inputs(turn, keys) if keys else None
 
-    def forward(self, scores: list[str], inputs: dict[str, Any], problems: list[str] | None = None) -> ToolOutput:
+    def from_model(self, turn: Turn, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The model picks the scores; values are read from the text and patient context as always.
+
+        A value the model gives that the text rules did not find is used too, but listed in
+        `model_filled` and flagged in the result, so the clinician can check it.
+        """
+        names = arguments.get("scores")
+        names = [names] if isinstance(names, str) else names if isinstance(names, list) else []
+        keys = [k for n in map(str, names) for k in ([n] if n in SCORES else requested_scores(n, "doctor"))]
+        if not keys:
+            raise InputError(f"The model asked for unknown score(s) {names!r}: use one of {', '.join(SCORES)}.")
+        call = _read_inputs(turn, list(dict.fromkeys(keys)))
+        wanted = {name for k in call["scores"] for name in SCORES[k].inputs}
+        given = arguments.get("inputs") if isinstance(arguments.get("inputs"), dict) else {}
+        filled = {k: v for k, v in given.items() if k in wanted and k not in call["inputs"] and v is not None}
+        if filled:
+            call["inputs"] = call["inputs"] | filled
+            call["model_filled"] = sorted(filled)
+        return call
+
+    def forward(self, scores: list[str], inputs: dict[str, Any], problems: list[str] | None = None,
+                model_filled: list[str] | None = None) -> ToolOutput:
         results: list[ScoreResult] = []
         errors: list[str] = []
         for key in scores:
@@ -81,7 +94,24 @@ class RiskScoreTool(Tool):
                 errors.append(str(exc))
         if not results:
             raise InputError(" ".join(errors))
-        return _output(results, errors)
+        output = _output(results, errors)
+        if model_filled:
+            output.data["model_filled"] = model_filled
+            output.context += ("\nInputs supplied by the model's reading of the message, not found by the text rules "
+                               f"(check them): {', '.join(model_filled)}.")
+        return output
+
+
+def _read_inputs(turn: Turn, keys: list[str]) -> dict[str, Any]:
+    """The inputs of `keys`, read deterministically from the message and the patient context."""
+    try:
+        patient = patient_from_turn_context(turn.context)
+    except InputError:
+        patient = None  # the patient tool reports why; scores then use the message only
+    ex = extract(turn.text, patient)
+    wanted = {name for k in keys for name in SCORES[k].inputs}
+    values = {k: v for k, v in ex.values.items() if k in wanted}
+    return {"scores": keys, "inputs": values} | ({"problems": ex.problems} if ex.problems else {})
 
 
 def citation_for(result: ScoreResult) -> Citation:

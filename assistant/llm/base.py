@@ -8,10 +8,17 @@ vision-language backend subclasses the same two methods.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import json
+import logging
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from assistant.types import Message
+
+log = logging.getLogger(__name__)
+TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 
 
 @dataclass
@@ -25,11 +32,50 @@ class GenerationConfig:
     stop: tuple[str, ...] = ()
 
 
+@dataclass
+class ToolCall:
+    """One call the model asked for: a tool name and its JSON arguments."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_tool_calls(text: str) -> list[ToolCall]:
+    """The `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks in `text` (Hermes/Qwen style).
+
+    A block that is not a JSON object with a string `name` is skipped and logged, never guessed at.
+    """
+    calls = []
+    for block in TOOL_CALL.findall(text):
+        try:
+            raw = json.loads(block)
+        except json.JSONDecodeError:
+            log.warning("ignored a tool call that is not JSON: %.200s", block)
+            continue
+        args = raw.get("arguments", {}) if isinstance(raw, dict) else None
+        if isinstance(args, str):  # some servers send the arguments as a JSON string
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                args = None
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not isinstance(args, dict):
+            log.warning("ignored a malformed tool call: %.200s", block)
+            continue
+        calls.append(ToolCall(raw["name"], args))
+    return calls
+
+
 class LLM(ABC):
-    """A chat model."""
+    """A chat model.
+
+    A backend whose chat template (or server) supports tool calling sets `supports_tools` and
+    accepts `tools` (OpenAI-style function specs) in `stream`, answering a tool call as
+    `<tool_call>{"name": ..., "arguments": ...}</tool_call>` text.
+    """
 
     name: str = "llm"
     context_length: int = 4096
+    supports_tools: bool = False
 
     @abstractmethod
     def stream(self, messages: list[Message], config: GenerationConfig) -> Iterator[str]:
@@ -38,6 +84,23 @@ class LLM(ABC):
     def generate(self, messages: list[Message], config: GenerationConfig | None = None) -> str:
         """Return the whole reply."""
         return "".join(self.stream(messages, config or GenerationConfig()))
+
+    def call_tools(self, messages: list[Message], tools: list[dict[str, Any]], config: GenerationConfig) -> list[ToolCall]:
+        """The tools the model asks to call for `messages` ([] when it would answer directly).
+
+        Generation stops as soon as the reply does not open with a tool call, so a model that
+        answers directly costs its prefill and a few tokens.
+        """
+        if not self.supports_tools or not tools:
+            return []
+        specs = [{"type": "function", "function": t} for t in tools]
+        text = ""
+        for piece in self.stream(messages, config, tools=specs):  # type: ignore[call-arg]
+            text += piece
+            head = text.lstrip()
+            if len(head) >= len("<tool_call>") and not head.startswith("<tool_call>"):
+                break
+        return parse_tool_calls(text)
 
     def count_tokens(self, messages: list[Message]) -> int:
         """Tokens the prompt takes, chat template included. Backends with a tokenizer override."""

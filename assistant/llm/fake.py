@@ -23,10 +23,13 @@ class FakeLLM(LLM):
 
     name = "fake"
 
-    def __init__(self, context_length: int = 4096, reply: str | None = None) -> None:
+    def __init__(self, context_length: int = 4096, reply: str | None = None, tool_reply: str | None = None) -> None:
         self.context_length = context_length
         self.reply = reply
+        self.tool_reply = tool_reply  # what it says when offered tools (a `<tool_call>` block, say)
+        self.supports_tools = tool_reply is not None
         self.calls: list[list[Message]] = []
+        self.tool_specs: list[list[dict]] = []
 
     def compose(self, messages: list[Message]) -> str:
         if self.reply is not None:
@@ -38,9 +41,11 @@ class FakeLLM(LLM):
             "Please discuss your situation with a clinician."
         )
 
-    def stream(self, messages: list[Message], config: GenerationConfig) -> Iterator[str]:
+    def stream(self, messages: list[Message], config: GenerationConfig, tools: list[dict] | None = None) -> Iterator[str]:
         self.calls.append(list(messages))
-        words = _words(self.compose(messages))
+        if tools:
+            self.tool_specs.append(tools)
+        words = _words(self.tool_reply if tools and self.tool_reply is not None else self.compose(messages))
         yield from words[: config.max_new_tokens]
 
     def count_tokens(self, messages: list[Message]) -> int:

@@ -140,6 +140,7 @@ class LlamaCppLLM(LLM):
             raise ModelError(f"llama.cpp could not load {path} ({exc}): is it a valid GGUF model?") from exc
         self.context_length = self.model.n_ctx()
         self._formatter = self._make_formatter(llama_cpp)
+        self.supports_tools = "tools" in (self.model.metadata.get("tokenizer.chat_template") or "")
         self._lock = threading.Lock()
         self._prefixes: dict[tuple[int, ...], bytes] = {}
         self.prompt_cache = prompt_cache and _supports_prefix_cache(self.model)
@@ -155,11 +156,12 @@ class LlamaCppLLM(LLM):
         return Jinja2ChatFormatter(template, eos_token=text(eos) if eos >= 0 else "",
                                    bos_token=text(bos) if bos >= 0 else "")
 
-    def render(self, messages: list[Message], add_generation_prompt: bool = True) -> str:
-        """The prompt text for `messages`, in the model's chat template."""
+    def render(self, messages: list[Message], add_generation_prompt: bool = True,
+               tools: list[dict[str, Any]] | None = None) -> str:
+        """The prompt text for `messages` (and tool specs), in the model's chat template."""
         self._formatter.add_generation_prompt = add_generation_prompt
         try:
-            return self._formatter(messages=list(messages)).prompt
+            return self._formatter(messages=list(messages), tools=tools).prompt
         finally:
             self._formatter.add_generation_prompt = True
 
@@ -171,8 +173,9 @@ class LlamaCppLLM(LLM):
         return len(self.tokenize(self.render(messages)))
 
     # -- generation --------------------------------------------------------------------------
-    def stream(self, messages: list[Message], config: GenerationConfig) -> Iterator[str]:
-        tokens = self.tokenize(self.render(messages))
+    def stream(self, messages: list[Message], config: GenerationConfig,
+               tools: list[dict[str, Any]] | None = None) -> Iterator[str]:
+        tokens = self.tokenize(self.render(messages, tools=tools))
         if len(tokens) + 1 > self.context_length:
             raise ModelError(
                 f"The prompt takes {len(tokens)} tokens, more than this model's context of "

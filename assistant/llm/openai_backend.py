@@ -7,8 +7,10 @@ on each GPU host, several replicas behind a load balancer, and MedAssist pointed
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from assistant.errors import ModelError
 from assistant.llm.base import LLM, GenerationConfig
@@ -16,7 +18,13 @@ from assistant.types import Message
 
 
 class OpenAILLM(LLM):
-    """Chat completions over HTTP, streamed."""
+    """Chat completions over HTTP, streamed.
+
+    Tool calls use the server's parser (vLLM: `--enable-auto-tool-choice --tool-call-parser hermes`
+    for Qwen2.5); they come back here as `<tool_call>` text like the local backends'.
+    """
+
+    supports_tools = True
 
     def __init__(
         self,
@@ -38,9 +46,11 @@ class OpenAILLM(LLM):
             max_retries=1,
         )
 
-    def stream(self, messages: list[Message], config: GenerationConfig) -> Iterator[str]:
+    def stream(self, messages: list[Message], config: GenerationConfig,
+               tools: list[dict[str, Any]] | None = None) -> Iterator[str]:
         import openai
 
+        calls: dict[int, dict[str, str]] = {}
         try:
             chunks = self.client.chat.completions.create(
                 model=self.model,
@@ -51,13 +61,24 @@ class OpenAILLM(LLM):
                 seed=config.seed,
                 stop=list(config.stop) or None,
                 stream=True,
+                **({"tools": tools} if tools else {}),  # type: ignore[arg-type]
             )
             for chunk in chunks:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+                delta = chunk.choices[0].delta if chunk.choices else None
+                if delta is None:
+                    continue
+                for call in delta.tool_calls or []:
+                    slot = calls.setdefault(call.index, {"name": "", "arguments": ""})
+                    if call.function is not None:
+                        slot["name"] += call.function.name or ""
+                        slot["arguments"] += call.function.arguments or ""
+                if delta.content:
+                    yield delta.content
         except openai.APIConnectionError as exc:
             raise ModelError(
                 f"Cannot reach the model server at {self.client.base_url}: start it or fix --llm."
             ) from exc
         except openai.APIError as exc:
             raise ModelError(f"The model server returned an error: {exc.message}") from exc
+        for _, call in sorted(calls.items()):
+            yield f"<tool_call>{json.dumps({'name': call['name'], 'arguments': call['arguments'] or '{}'})}</tool_call>"

@@ -68,12 +68,13 @@ class TransformersLLM(LLM):
             ) from exc
         if not self.tokenizer.chat_template:
             self.tokenizer.chat_template = CHATML
+        self.supports_tools = "tools" in self.tokenizer.chat_template
         limit = getattr(self.model.config, "max_position_embeddings", None) or context_length
         self.context_length = min(context_length, limit)
 
-    def _prompt(self, messages: list[Message]) -> str:
+    def _prompt(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> str:
         return self.tokenizer.apply_chat_template(
-            list(messages), tokenize=False, add_generation_prompt=True
+            list(messages), tools=tools, tokenize=False, add_generation_prompt=True
         )
 
     def count_tokens(self, messages: list[Message]) -> int:
@@ -94,7 +95,8 @@ class TransformersLLM(LLM):
             kwargs |= {"stop_strings": list(config.stop), "tokenizer": self.tokenizer}
         return kwargs
 
-    def stream(self, messages: list[Message], config: GenerationConfig) -> Iterator[str]:
+    def stream(self, messages: list[Message], config: GenerationConfig,
+               tools: list[dict[str, Any]] | None = None) -> Iterator[str]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -104,7 +106,7 @@ class TransformersLLM(LLM):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
                 return cancelled.is_set()
 
-        inputs = self.tokenizer(self._prompt(messages), return_tensors="pt", add_special_tokens=False)
+        inputs = self.tokenizer(self._prompt(messages, tools), return_tensors="pt", add_special_tokens=False)
         inputs = inputs.to(self.model.device)
         streamer = TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.timeout

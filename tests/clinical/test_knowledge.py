@@ -147,3 +147,12 @@ def test_snippets_are_linked_for_patients_too_without_a_doctor_only_record(tiny_
         Turn("What is a fit?"))
     assert [e["id"] for e in result.citations[0].entities] == ["HP:0001250"]
     assert [r.name for r in result.tools] == ["retrieval"]
+
+
+def test_differential_from_a_model_call_resolves_names_through_the_graph(tiny_kg: KnowledgeGraph) -> None:
+    tool = DifferentialTool(tiny_kg)
+    turn = Turn("thoughts?", role="doctor")
+    inputs = tool.from_model(turn, {"phenotypes": ["pyrexia", "HP:0001083", "made-up sign"], "complaints": "fever"})
+    assert inputs == {"phenotypes": ["HP:0001945", "HP:0001083"], "complaints": ["COMPLAINT:fever"]}
+    with pytest.raises(InputError, match="no finding"):
+        tool.from_model(turn, {"phenotypes": ["made-up sign"]})
