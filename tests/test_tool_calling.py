@@ -39,6 +39,9 @@ def test_parse_tool_calls() -> None:
     assert parse_tool_calls("<tool_call>{not json}</tool_call><tool_call>[1]</tool_call>") == []
     assert parse_tool_calls('<tool_call>{"arguments": {}}</tool_call>') == []  # no name
     assert parse_tool_calls("none") == []
+    bare = '{{"name": "lookup", "arguments": {"terms": ["pneumonia"]}}}'  # what Qwen2.5-Coder-1.5B writes
+    assert parse_tool_calls(bare) == parse_tool_calls(bare[1:-1]) == [ToolCall("lookup", {"terms": ["pneumonia"]})]
+    assert parse_tool_calls('{"name": "x", "arguments": {}} and some prose') == [ToolCall("x", {})]
 
 
 def test_model_picks_the_score_and_the_text_rules_read_its_inputs() -> None:

@@ -76,11 +76,16 @@ class DifferentialTool(Tool):
         self.kg, self.limit = kg, limit
 
     def from_model(self, turn: Turn, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The model's findings (ids or names) resolved through the graph; names that match nothing are dropped."""
-        phenotypes = self._resolve(arguments.get("phenotypes"), "phenotype")
-        complaints = self._resolve(arguments.get("complaints"), "complaint")
+        """The model's findings (ids or names) resolved through the graph and kept only if the message names them.
+
+        Small models invent plausible HPO ids; a finding must be in the message (or the history) to count.
+        """
+        text = "\n".join([*(m["content"] for m in turn.history if m["role"] == "user"), turn.text])
+        stated = {e.id for kind in ("phenotype", "complaint") for e in self.kg.link(text, kinds=(kind,))}
+        phenotypes = [i for i in self._resolve(arguments.get("phenotypes"), "phenotype") if i in stated]
+        complaints = [i for i in self._resolve(arguments.get("complaints"), "complaint") if i in stated]
         if not phenotypes and not complaints:
-            raise InputError("The model's differential call named no finding the knowledge graph knows.")
+            raise InputError("The model's differential call named no finding that the message states.")
         return {"phenotypes": phenotypes, "complaints": complaints}
 
     def _resolve(self, items: Any, kind: str) -> list[str]:
@@ -156,6 +161,15 @@ class LookupTool(Tool):
 
     def __init__(self, kg: KnowledgeGraph) -> None:
         self.kg = kg
+
+    def from_model(self, turn: Turn, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The model's terms, kept only when the message contains them (codes or words)."""
+        terms = arguments.get("terms")
+        terms = [terms] if isinstance(terms, str) else terms if isinstance(terms, list) else []
+        kept = [str(t) for t in terms if str(t).strip() and str(t).strip().lower() in turn.text.lower()]
+        if not kept:
+            raise InputError("The model's lookup call named no term from the message.")
+        return {"terms": list(dict.fromkeys(kept))}
 
     def select(self, turn: Turn) -> dict[str, Any] | None:
         terms = [e.text for e in self.kg.codes(turn.text)]

@@ -43,10 +43,12 @@ class ToolCall:
 def parse_tool_calls(text: str) -> list[ToolCall]:
     """The `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks in `text` (Hermes/Qwen style).
 
-    A block that is not a JSON object with a string `name` is skipped and logged, never guessed at.
+    A reply that is a bare JSON object is read as one call. A block that is not a JSON object with
+    a string `name` is skipped and logged, never guessed at.
     """
     calls = []
-    for block in TOOL_CALL.findall(text):
+    blocks = TOOL_CALL.findall(text) or _bare_call(text)
+    for block in blocks:
         try:
             raw = json.loads(block)
         except json.JSONDecodeError:
@@ -63,6 +65,20 @@ def parse_tool_calls(text: str) -> list[ToolCall]:
             continue
         calls.append(ToolCall(raw["name"], args))
     return calls
+
+
+def _bare_call(text: str) -> list[str]:
+    """A reply that is one JSON object without the tags (small Qwen models do this, sometimes in {{double braces}})."""
+    head = text.strip()
+    while head.startswith("{{") and head.endswith("}}"):
+        head = head[1:-1].strip()
+    if not head.startswith("{"):
+        return []
+    try:
+        _, end = json.JSONDecoder().raw_decode(head)
+    except json.JSONDecodeError:
+        return [head]  # reported as not JSON below
+    return [head[:end]]
 
 
 class LLM(ABC):
@@ -98,7 +114,7 @@ class LLM(ABC):
         for piece in self.stream(messages, config, tools=specs):  # type: ignore[call-arg]
             text += piece
             head = text.lstrip()
-            if len(head) >= len("<tool_call>") and not head.startswith("<tool_call>"):
+            if len(head) >= len("<tool_call>") and not head.startswith(("<tool_call>", "{")):
                 break
         return parse_tool_calls(text)
 

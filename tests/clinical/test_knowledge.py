@@ -149,10 +149,16 @@ def test_snippets_are_linked_for_patients_too_without_a_doctor_only_record(tiny_
     assert [r.name for r in result.tools] == ["retrieval"]
 
 
-def test_differential_from_a_model_call_resolves_names_through_the_graph(tiny_kg: KnowledgeGraph) -> None:
+def test_model_calls_are_kept_to_what_the_message_states(tiny_kg: KnowledgeGraph) -> None:
     tool = DifferentialTool(tiny_kg)
-    turn = Turn("thoughts?", role="doctor")
-    inputs = tool.from_model(turn, {"phenotypes": ["pyrexia", "HP:0001083", "made-up sign"], "complaints": "fever"})
+    turn = Turn("pyrexia, a dislocated lens and fever: thoughts?", role="doctor")
+    inputs = tool.from_model(turn, {"phenotypes": ["pyrexia", "HP:0001083", "HP:0000518", "made-up sign"],
+                                    "complaints": "fever"})
+    # cataract (HP:0000518) is a real id the message never mentions: invented by the model, dropped
     assert inputs == {"phenotypes": ["HP:0001945", "HP:0001083"], "complaints": ["COMPLAINT:fever"]}
-    with pytest.raises(InputError, match="no finding"):
-        tool.from_model(turn, {"phenotypes": ["made-up sign"]})
+    with pytest.raises(InputError, match="no finding that the message states"):
+        tool.from_model(turn, {"phenotypes": ["HP:0000518"]})
+    lookup = LookupTool(tiny_kg)
+    assert lookup.from_model(Turn("what is a cataract?"), {"terms": ["Cataract", "seizure"]}) == {"terms": ["Cataract"]}
+    with pytest.raises(InputError, match="no term from the message"):
+        lookup.from_model(Turn("how do statins work?"), {"terms": ["HP:0001166"]})
