@@ -81,13 +81,14 @@ def sanitise(text: str) -> str:
 
 
 def sources_markdown(citations: list[Citation]) -> str:
-    """A numbered list: [n] title, organisation, year, with a link when there is one."""
+    """A numbered list: [n] title, organisation, year, with a link when there is one, and the terms it names."""
     lines = []
     for c in citations:
         title = sanitise(c.title)
         title = f"[{title}]({c.url})" if c.url and c.url.startswith(("https://", "http://")) else title
         year = f", {c.year}" if c.year else ""
-        lines.append(f"{c.number}. {title} — {sanitise(c.source)}{year}")
+        terms = ", ".join(f"{sanitise(e['name'])} ({e['id']})" for e in c.entities[:6])
+        lines.append(f"{c.number}. {title} — {sanitise(c.source)}{year}" + (f"  \n   *Terms:* {terms}" if terms else ""))
     return "\n".join(lines)
 
 

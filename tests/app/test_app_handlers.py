@@ -174,6 +174,8 @@ def test_decode_data_url(xray_png: Path, tmp_path: Path) -> None:
 def test_render_helpers() -> None:
     c = Citation("d", "<b>Title</b>", "WHO", 0.9, url="javascript:alert(1)", year=2021, number=1)
     assert sources_markdown([c]) == "1. &lt;b&gt;Title&lt;/b&gt; — WHO, 2021"  # no javascript: link
+    c.entities = [{"id": "HP:0001945", "name": "Fever", "kind": "phenotype"}]
+    assert sources_markdown([c]).endswith("*Terms:* Fever (HP:0001945)")
     assert sanitise("a < b & c") == "a &lt; b &amp; c"
     err = ToolCallRecord("xray", {}, None, error="Not a chest X-ray.")
     assert findings_markdown(err) == "**X-ray tool:** Not a chest X-ray."
