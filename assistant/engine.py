@@ -14,6 +14,7 @@ UI, HTTP API and CLI are thin adapters over `run` / `ask`.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -38,6 +39,7 @@ from assistant.types import ROLES, Citation, Finding, Message, SafetyDecision, T
 log = logging.getLogger(__name__)
 Observer = Callable[[Turn, AnswerResult], None]
 TOOL_CALLING = ("router", "native")
+CITE = re.compile(r"\s?\[\[cite:([^\]\s]+)\]\]")  # in a tool's context: the number its citation gets
 
 
 class Assistant:
@@ -291,6 +293,8 @@ def _user(turn: Turn, citations: list[Citation], contexts: list[str], grounding_
         {"number": i, "title": quote(c.title), "source": c.source, "year": c.year, "text": quote(c.text)}
         for i, c in enumerate(citations, 1)
     ]
+    numbers = {c.id: i for i, c in enumerate(citations, 1)}
+    contexts = [CITE.sub(lambda m: f" [{numbers[m.group(1)]}]" if m.group(1) in numbers else "", c) for c in contexts]
     question = turn.text.strip() or "Please describe the results for the attached image."
     content = prompts.render("rag_answer", snippets=snippets, tool_results=contexts,
                              grounding_tried=grounding_tried, question=question)

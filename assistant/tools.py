@@ -28,7 +28,8 @@ class ToolOutput:
 
     Args:
         data: JSON-serialisable result, reported in `tools[].output`.
-        context: text for the model's "tool results" block (quoted as data, never as instructions).
+        context: text for the model's "tool results" block (quoted as data, never as instructions);
+            a marker `[[cite:ID]]` becomes the number of citation ID once numbered, e.g. " [6]".
         citations: literature snippets to number and show the model; the engine numbers them.
         findings: classifier findings, reported in `findings`.
         grounding: True for a literature tool, whose empty result means "no source found".

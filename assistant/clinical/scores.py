@@ -119,7 +119,7 @@ def _curb65(x: dict[str, Any]) -> ScoreResult:
                 "hospital-supervised outpatient treatment")
     else:
         band = ("high risk (group 3, score 3-5, 30-day mortality about 22%): manage in hospital as severe "
-                "pneumonia; at 4-5 assess for ICU care")
+                "pneumonia; with a score of 4 or 5 assess for ICU care")
     text = band + "."
     return ScoreResult("curb65", "CURB-65", total, 5, "", c, text, x, CURB65_REF)
 

@@ -122,7 +122,8 @@ def citation_for(result: ScoreResult) -> Citation:
 
 
 def _output(results: list[ScoreResult], errors: list[str]) -> ToolOutput:
-    lines = [r.summary() + " [computed deterministically; source cited]" for r in results] + errors
+    lines = [f"{r.summary()} (computed by the tool from the stated values [[cite:score:{r.key}]])"
+             for r in results] + errors
     data = {
         "results": [{
             "score": r.key, "name": r.name, "value": r.value, "max": r.max_value, "unit": r.unit,

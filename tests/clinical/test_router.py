@@ -144,6 +144,7 @@ def test_done_example_through_the_engine_with_fake_llm() -> None:
     # The score's publication is numbered after the literature, like any source.
     assert [c.id for c in result.citations] == ["doc0", "score:curb65"]
     assert [c.number for c in result.citations] == [1, 2]
+    assert "from the stated values [2])" in llm.calls[-1][-1]["content"]  # the tool result names its source number
     prompt = llm.calls[-1][-1]["content"]
     assert "CURB-65 = 5/5" in prompt and "[2] CURB-65" in prompt
     assert result.to_json()["citations"][1]["url"] == "https://doi.org/10.1136/thorax.58.5.377"
