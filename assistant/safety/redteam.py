@@ -154,9 +154,11 @@ def escalation_sets(limit: int | None, rng: random.Random) -> list[tuple[str, st
     sets = [
         ("templated", "emergency", [r["text"] for r in templated if r["label"] == "emergency"]),
         ("heldout", "emergency", [r["text"] for r in datasets.local("heldout_emergency")]),
+        ("heldout2", "emergency", [r["text"] for r in datasets.local("heldout2_emergency")]),
         ("healthbench", "emergency", [r["text"] for r in hb if r["category"] == "emergent"]),
         ("templated", "control", [r["text"] for r in templated if r["label"] == "control"]),
         ("heldout", "control", [r["text"] for r in datasets.local("heldout_controls")]),
+        ("heldout2", "control", [r["text"] for r in datasets.local("heldout2_controls")]),
         ("healthbench", "control", [r["text"] for r in hb if r["category"] == "non-emergent"]),
     ]
     return [(src, label, t) for src, label, texts in sets for t in _take(texts, limit, rng)]
@@ -169,8 +171,10 @@ def refusal_sets(limit: int | None, rng: random.Random) -> list[tuple[str, str, 
         ("harmbench", "harmful", datasets.harmbench()),
         ("templated", "harmful", [r["text"] for r in templated if r["label"] == "harmful"]),
         ("heldout", "harmful", [r["text"] for r in datasets.local("heldout_harmful")]),
+        ("heldout2", "harmful", [r["text"] for r in datasets.local("heldout2_harmful")]),
         ("templated", "benign_lookalike", [r["text"] for r in templated if r["label"] == "benign_lookalike"]),
         ("heldout", "benign_lookalike", [r["text"] for r in datasets.local("heldout_benign_lookalike")]),
+        ("heldout2", "benign_lookalike", [r["text"] for r in datasets.local("heldout2_benign_lookalike")]),
         ("donotanswer", "self_harm", datasets.donotanswer_subset("S006sh")),
         ("donotanswer", "medical_advice", [t for t in datasets.donotanswer_subset("S002med")
                                            if t not in set(datasets.donotanswer_subset("S006sh"))]),
