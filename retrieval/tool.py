@@ -23,7 +23,7 @@ from assistant.tools import Tool, ToolOutput
 from assistant.types import Citation, Turn
 from retrieval.documents import Hit
 from retrieval.index import MANIFEST_FILE
-from retrieval.search import Retriever, SearchConfig
+from retrieval.search import MAX_QUERY_CHARS, Retriever, SearchConfig
 
 log = logging.getLogger(__name__)
 BUNDLED = ["bundled"]
@@ -53,13 +53,27 @@ class RetrievalTool(Tool):
         return {"query": text}
 
     def forward(self, query: str) -> ToolOutput:
-        hits = self.retriever.search(query, k=self.k)
+        clipped = clip_query(query)
+        hits = self.retriever.search(clipped, k=self.k)
         return ToolOutput(
             data={"hits": [{"id": h.id, "title": h.title, "section": h.section, "score": h.score, "url": h.url}
-                           for h in hits]},
+                           for h in hits]} | ({"query_clipped_to": len(clipped)} if clipped != query.strip() else {}),
             citations=[to_citation(h) for h in hits],
             grounding=True,
         )
+
+
+def clip_query(query: str) -> str:
+    """A long message (pasted notes, a long exam vignette) is searched by its first part.
+
+    The search API refuses queries over `MAX_QUERY_CHARS`; the tool cuts at the last word boundary
+    before it instead of failing the turn (the embedder reads only its first 256 tokens anyway).
+    """
+    query = query.strip()
+    if len(query) <= MAX_QUERY_CHARS:
+        return query
+    head = query[:MAX_QUERY_CHARS]
+    return head[: head.rfind(" ")] if " " in head else head
 
 
 def to_citation(hit: Hit) -> Citation:

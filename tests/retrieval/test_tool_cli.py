@@ -108,3 +108,12 @@ def test_langchain_adapter(index_dir: Path) -> None:
     docs = lc.invoke("asthma inhaler corticosteroids")
     assert len(docs) == 2 and docs[0].metadata["doc_id"] == "file/asthma.md"
     assert "score" in docs[0].metadata and docs[0].page_content.startswith("Asthma management")
+
+
+def test_a_long_message_is_searched_by_its_first_part(index_dir: Path) -> None:
+    tool = build_tool(Settings(retrieval_min_score=0.2))
+    vignette = "How is the severity of community acquired pneumonia assessed? " + "The patient history continues. " * 100
+    out = tool(**tool.select(Turn(vignette)))  # 3,000+ characters: the search API alone refuses it
+    assert out.citations and out.citations[0].id.startswith("file/pneumonia.md")
+    assert 1900 < out.data["query_clipped_to"] <= 2000
+    assert "query_clipped_to" not in tool(query="pneumonia severity").data
