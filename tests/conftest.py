@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -72,3 +76,37 @@ def echo_llm() -> EchoLLM:
 @pytest.fixture
 def assistant(fake_llm: FakeLLM) -> Assistant:
     return Assistant(fake_llm, tools=[FakeRetrieval(), FakeVision()])
+
+
+@pytest.fixture
+def chat_server() -> Iterator[Callable[[list[dict]], tuple[str, list[dict]]]]:
+    """Start a minimal OpenAI-compatible server that streams the given deltas; returns (base URL, requests)."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(deltas: list[dict]) -> tuple[str, list[dict]]:
+        requests: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                requests.append(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for delta in deltas:
+                    chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                             "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{server.server_port}/v1", requests
+
+    yield start
+    for server in servers:
+        server.shutdown()

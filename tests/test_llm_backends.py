@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -82,37 +80,12 @@ def test_split_parts_are_assembled_and_verified(tmp_path: Path, monkeypatch: pyt
     assert not (tmp_path / "cache" / "models" / "bad" / "m.gguf").exists()  # nothing half-written
 
 
-class _ChatServer(BaseHTTPRequestHandler):
-    """A minimal OpenAI-compatible server that streams two chunks."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(body)  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for piece in ["Hello", " there"]:
-            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
-                     "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def test_openai_backend_streams_from_compatible_server() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatServer)
-    server.requests = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        llm = load_llm(f"openai:tiny@http://127.0.0.1:{server.server_port}/v1")
-        pieces = list(llm.stream([{"role": "user", "content": "hi"}], GenerationConfig(max_new_tokens=7)))
-        assert pieces == ["Hello", " there"]
-        sent = server.requests[0]  # type: ignore[attr-defined]
-        assert sent["model"] == "tiny" and sent["max_tokens"] == 7 and sent["stream"] is True
-    finally:
-        server.shutdown()
+def test_openai_backend_streams_from_compatible_server(chat_server) -> None:
+    url, requests = chat_server([{"content": "Hello"}, {"content": " there"}])
+    llm = load_llm(f"openai:tiny@{url}")
+    pieces = list(llm.stream([{"role": "user", "content": "hi"}], GenerationConfig(max_new_tokens=7)))
+    assert pieces == ["Hello", " there"]
+    assert requests[0]["model"] == "tiny" and requests[0]["max_tokens"] == 7 and requests[0]["stream"] is True
 
 
 def test_openai_backend_unreachable_is_a_model_error() -> None:

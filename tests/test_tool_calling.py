@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -86,36 +84,12 @@ def test_router_mode_and_backends_without_tools_use_the_routers() -> None:
         Assistant(FakeLLM(), tool_calling="sometimes")
 
 
-class _ToolServer(BaseHTTPRequestHandler):
-    """An OpenAI-compatible server that answers with a tool call split over two chunks."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(body)  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        parts = [{"index": 0, "id": "c1", "type": "function", "function": {"name": "risk_score", "arguments": '{"scores": '}},
-                 {"index": 0, "function": {"arguments": '["qsofa"]}'}}]
-        for part in parts:
-            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
-                     "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": None}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def test_openai_backend_returns_server_tool_calls() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ToolServer)
-    server.requests = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        llm = load_llm(f"openai:tiny@http://127.0.0.1:{server.server_port}/v1")
-        calls = llm.call_tools([{"role": "user", "content": "sepsis?"}], [RiskScoreTool().spec()], GenerationConfig())
-        assert calls == [ToolCall("risk_score", {"scores": ["qsofa"]})]
-        sent = server.requests[0]  # type: ignore[attr-defined]
-        assert sent["tools"][0]["type"] == "function" and sent["tools"][0]["function"]["name"] == "risk_score"
-    finally:
-        server.shutdown()
+def test_openai_backend_returns_server_tool_calls(chat_server) -> None:
+    url, requests = chat_server([  # one tool call split over two chunks, as servers stream it
+        {"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "risk_score", "arguments": '{"scores": '}}]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": '["qsofa"]}'}}]},
+    ])
+    llm = load_llm(f"openai:tiny@{url}")
+    calls = llm.call_tools([{"role": "user", "content": "sepsis?"}], [RiskScoreTool().spec()], GenerationConfig())
+    assert calls == [ToolCall("risk_score", {"scores": ["qsofa"]})]
+    assert requests[0]["tools"][0]["type"] == "function" and requests[0]["tools"][0]["function"]["name"] == "risk_score"
