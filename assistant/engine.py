@@ -90,6 +90,7 @@ class Assistant:
             ModelError: the model failed while generating.
         """
         _validate(turn)
+        self._check_fits(turn)  # before any tool runs: an over-long message is refused, not searched
         timings: dict[str, float] = {}
         start = time.perf_counter()
         decision = self.guardrails.check_input(turn)
@@ -244,6 +245,16 @@ class Assistant:
                 log.exception("observer %r failed", observer)
         yield FinalEvent(result)
 
+    def _check_fits(self, turn: Turn) -> int:
+        """The prompt budget in tokens; raises InputError if the question alone does not fit it."""
+        budget = self.llm.context_length - self.generation.max_new_tokens
+        system: Message = {"role": "system", "content": prompts.render(f"system_{turn.role}")}
+        tokens = self.llm.count_tokens([system, _user(turn, [], [], False, self.guardrails.quote)])
+        if tokens > budget:
+            raise InputError(f"Your message is too long for this model ({tokens} tokens with the "
+                             f"instructions; at most {budget}): please shorten it.")
+        return budget
+
     def build_messages(self, turn: Turn, citations: list[Citation], contexts: list[str],
                        grounding_tried: bool = False) -> tuple[list[Message], list[Citation]]:
         """The chat messages for this turn, fitted to the model's context.
@@ -254,17 +265,11 @@ class Assistant:
         Raises:
             InputError: the question alone does not fit.
         """
-        budget = self.llm.context_length - self.generation.max_new_tokens
+        budget = self._check_fits(turn)
         system: Message = {"role": "system", "content": prompts.render(f"system_{turn.role}")}
         history = [m for m in turn.history if m["role"] in ("user", "assistant")]
         citations = list(citations)
         quote = self.guardrails.quote
-        bare = [system, _user(turn, [], [], False, quote)]
-        if self.llm.count_tokens(bare) > budget:
-            raise InputError(
-                f"Your message is too long for this model ({self.llm.count_tokens(bare)} tokens with the "
-                f"instructions; at most {budget}): please shorten it."
-            )
         while True:
             messages = [system, *history, _user(turn, citations, contexts, grounding_tried, quote)]
             if self.llm.count_tokens(messages) <= budget:

@@ -92,7 +92,8 @@ def test_snippets_dropped_after_history_and_citations_match() -> None:
 
 
 def test_message_longer_than_context_is_a_clear_error() -> None:
-    bot = Assistant(FakeLLM(context_length=100))
+    retrieval = FakeRetrieval(n=0)  # finds nothing: the turn must not end as "not in my sources"
+    bot = Assistant(FakeLLM(context_length=100), tools=[retrieval])
     with pytest.raises(InputError, match="too long"):
         bot.ask(Turn("word " * 500))
 
