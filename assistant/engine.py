@@ -104,9 +104,10 @@ class Assistant:
         outputs: list[ToolOutput] = []
         contexts: list[str] = []
         plan: list[ToolCall] | None = None  # the model's own tool calls (native tool calling)
+        asked = False
         for tool in self.tools:
-            if plan is None and tool.model_callable and self._native():
-                plan = self._plan(turn, contexts, timings)
+            if not asked and tool.model_callable and self._native():
+                plan, asked = self._plan(turn, contexts, timings), True  # once per turn, even if it fails
             for inputs in self._inputs(tool, turn, plan):
                 yield from self._use(tool, inputs, records, outputs, contexts, timings)
         for call in plan or []:

@@ -93,3 +93,17 @@ def test_openai_backend_returns_server_tool_calls(chat_server) -> None:
     calls = llm.call_tools([{"role": "user", "content": "sepsis?"}], [RiskScoreTool().spec()], GenerationConfig())
     assert calls == [ToolCall("risk_score", {"scores": ["qsofa"]})]
     assert requests[0]["tools"][0]["type"] == "function" and requests[0]["tools"][0]["function"]["name"] == "risk_score"
+
+
+def test_a_failing_model_is_asked_once_and_the_routers_take_over() -> None:
+    from assistant.errors import ModelError
+
+    class Broken(FakeLLM):
+        def call_tools(self, messages, tools, config):  # noqa: ANN001, ANN201
+            self.asked = getattr(self, "asked", 0) + 1
+            raise ModelError("server down")
+
+    llm = Broken(tool_reply="")
+    bot = Assistant(llm, tools=[RiskScoreTool(), RiskScoreTool()], tool_calling="native")
+    result = bot.ask(Turn(CASE + " CURB-65?", role="doctor"))
+    assert llm.asked == 1 and [r.name for r in result.tools] == ["risk_score", "risk_score"]
