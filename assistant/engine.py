@@ -266,7 +266,7 @@ class Assistant:
         Raises:
             InputError: the question alone does not fit.
         """
-        budget = self._check_fits(turn)
+        budget = self.llm.context_length - self.generation.max_new_tokens
         system: Message = {"role": "system", "content": prompts.render(f"system_{turn.role}")}
         history = [m for m in turn.history if m["role"] in ("user", "assistant")]
         citations = list(citations)
@@ -282,6 +282,7 @@ class Assistant:
             elif contexts:
                 contexts = contexts[:-1]
             else:
+                self._check_fits(turn)  # nothing left to trim: the question alone must fit
                 return [system, _user(turn, [], [], False, quote)], []
 
 

@@ -7,10 +7,10 @@ vision-language backend subclasses the same two methods.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import json
 import logging
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,8 +94,9 @@ class LLM(ABC):
     supports_tools: bool = False
 
     @abstractmethod
-    def stream(self, messages: list[Message], config: GenerationConfig) -> Iterator[str]:
-        """Yield the reply's text in pieces as it is generated."""
+    def stream(self, messages: list[Message], config: GenerationConfig,
+               tools: list[dict[str, Any]] | None = None) -> Iterator[str]:
+        """Yield the reply's text in pieces as it is generated (`tools`: only if `supports_tools`)."""
 
     def generate(self, messages: list[Message], config: GenerationConfig | None = None) -> str:
         """Return the whole reply."""
@@ -111,7 +112,7 @@ class LLM(ABC):
             return []
         specs = [{"type": "function", "function": t} for t in tools]
         text = ""
-        for piece in self.stream(messages, config, tools=specs):  # type: ignore[call-arg]
+        for piece in self.stream(messages, config, tools=specs):
             text += piece
             head = text.lstrip()
             if len(head) >= len("<tool_call>") and not head.startswith(("<tool_call>", "{")):
