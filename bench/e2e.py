@@ -5,7 +5,9 @@ build, the LLM) and reports the time to first token, the whole turn, and the sha
 spent outside the LLM (target: under 5% on CPU). Side by side, the same questions go through a
 plain LangChain RAG chain, the stack a user would build instead: HuggingFaceEmbeddings +
 langchain-community FAISS + a transformers text-generation pipeline over the same model, corpus,
-chunks, k and answer length.
+chunks, k and answer length. Its own prompt is shorter than MedAssist's, so a second LangChain row
+(`langchain, MedAssist's prompt`) sends the exact messages MedAssist sent for that question through
+the same chain: equal prompts, so what remains is the framework and the prompt cache.
 
 Retrieval: by default a small index built here (open-medicine guideline summaries chunked with
 langchain-text-splitters, all-MiniLM-L6-v2, exact FAISS inner product), shared by both stacks so
@@ -141,8 +143,12 @@ def contract_tool(settings: Any) -> Any:
 
 
 # -- MedAssist turn ----------------------------------------------------------------------------
-def medassist_turns(llm: Any, tool: Any, questions: list[str], max_new_tokens: int) -> list[dict[str, Any]]:
-    """Run each question as a patient turn; time to first token measured from the turn's start."""
+def medassist_turns(llm: Any, tool: Any, questions: list[str], max_new_tokens: int,
+                    prompts_out: dict[str, list[dict[str, str]]] | None = None) -> list[dict[str, Any]]:
+    """Run each question as a patient turn; time to first token measured from the turn's start.
+
+    `prompts_out`, when given, receives the messages the engine sent to the LLM for each question.
+    """
     from assistant.config import Settings
     from assistant.engine import Assistant
     from assistant.events import FinalEvent, TokenEvent
@@ -153,7 +159,16 @@ def medassist_turns(llm: Any, tool: Any, questions: list[str], max_new_tokens: i
     guard = build_guardrails(Settings(guardrails="default" if "default" in GUARDRAILS else "none"))
     bot = Assistant(llm, tools=[tool], guardrails=guard, generation=GenerationConfig(max_new_tokens=max_new_tokens))
     rows = []
-    for q in questions:
+    stream = llm.stream
+
+    def recording_stream(messages: list[dict[str, str]], *args: Any, **kwargs: Any) -> Any:
+        if prompts_out is not None:
+            prompts_out[current] = [dict(m) for m in messages]
+        return stream(messages, *args, **kwargs)
+
+    llm.stream = recording_stream
+    for current in questions:
+        q = current
         t0 = time.perf_counter()
         ttft, result = None, None
         for event in bot.run(Turn(q)):
@@ -169,16 +184,22 @@ def medassist_turns(llm: Any, tool: Any, questions: list[str], max_new_tokens: i
                      "prompt_s": t.get("prompt", 0.0), "outside_llm_s": outside,
                      "outside_share": outside / t["total"] if t["total"] else None,
                      "answer_chars": len(result.answer), "citations": len(result.citations)})
-        stats = getattr(llm, "last_stats", None)  # llama.cpp: how much of the prompt was cached
+        stats = getattr(llm, "last_stats", None)  # how much of the prompt was cached
         if stats is not None:
             rows[-1] |= {"prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens,
                          "decode_tps": stats.decode_tokens_per_s}
+    del llm.stream  # back to the class's method
     return rows
 
 
 # -- LangChain baseline ------------------------------------------------------------------------
-def langchain_chain(index: LocalIndex, model_path: str, generator: Any, system: str) -> tuple[Any, Any]:
-    """A plain LangChain RAG chain over the same chunks and embedder; returns (chain, retriever)."""
+def langchain_chain(index: LocalIndex, model_path: str, generator: Any, system: str,
+                    fixed: dict[str, list[dict[str, str]]] | None = None) -> tuple[Any, Any]:
+    """A plain LangChain RAG chain over the same chunks and embedder; returns (chain, retriever).
+
+    With `fixed` (question -> messages), the chain still retrieves but sends those messages instead
+    of its own prompt: the equal-prompt comparison.
+    """
     from langchain_community.vectorstores import FAISS
     from langchain_community.vectorstores.utils import DistanceStrategy
     from langchain_core.output_parsers import StrOutputParser
@@ -201,8 +222,12 @@ def langchain_chain(index: LocalIndex, model_path: str, generator: Any, system: 
     def fmt(docs: list[Any]) -> str:
         return "\n\n".join(f"[{i}] {d.metadata['title']}\n{d.page_content}" for i, d in enumerate(docs, 1))
 
+    render = RunnableLambda(generator.to_text)
+    if fixed is not None:
+        render = RunnableLambda(lambda d: generator.render(fixed[d["question"]]))
+        prompt = RunnablePassthrough()
     chain = ({"context": retriever | fmt, "question": RunnablePassthrough()} | prompt
-             | RunnableLambda(generator.to_text) | generator.llm | StrOutputParser())
+             | render | generator.llm | StrOutputParser())
     return chain, retriever
 
 
@@ -223,15 +248,25 @@ class PipelineGenerator:
                         do_sample=False, temperature=None, top_p=None, top_k=None, return_full_text=False)
         self.llm = HuggingFacePipeline(pipeline=pipe)
 
+        self.prompt_tokens = 0
+
     def to_text(self, value: Any) -> str:
         messages = [{"role": {"human": "user", "ai": "assistant"}.get(m.type, m.type), "content": m.content}
                     for m in value.to_messages()]
+        return self.render(messages)
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """The chat-template text for `messages`; remembers its length in tokens."""
         if self.tokenizer is None:
-            return "\n".join(m["content"] for m in messages)
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            text = "\n".join(m["content"] for m in messages)
+            self.prompt_tokens = len(text.split())
+            return text
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        self.prompt_tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return text
 
 
-def langchain_turns(chain: Any, retriever: Any, questions: list[str]) -> list[dict[str, Any]]:
+def langchain_turns(chain: Any, retriever: Any, questions: list[str], generator: Any) -> list[dict[str, Any]]:
     retriever.invoke("warm-up query")
     rows = []
     for q in questions:
@@ -246,7 +281,7 @@ def langchain_turns(chain: Any, retriever: Any, questions: list[str]) -> list[di
             pieces.append(piece)
         total = time.perf_counter() - t0
         rows.append({"question": q, "ttft_s": ttft, "total_s": total, "retrieval_s": retrieval,
-                     "answer_chars": len("".join(pieces))})
+                     "answer_chars": len("".join(pieces)), "prompt_tokens": generator.prompt_tokens})
     return rows
 
 
@@ -273,7 +308,8 @@ def _summary(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     return {"stack": name, "turns": len(rows), "ttft_s": med("ttft_s"), "total_s": med("total_s"),
             "retrieval_s": med("retrieval_s"), "outside_llm_s": med("outside_llm_s"),
-            "outside_share": med("outside_share"), "answer_chars": med("answer_chars")}
+            "outside_share": med("outside_share"), "answer_chars": med("answer_chars"),
+            "prompt_tokens": med("prompt_tokens"), "cached_tokens": med("cached_tokens")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = [_summary(name, rows) for name, rows in per_turn.items()]
     print(table(summary, ("stack", "turns", "ttft_s", "total_s", "retrieval_s", "outside_llm_s", "outside_share",
-                          "answer_chars")))
+                          "prompt_tokens", "cached_tokens", "answer_chars")))
     path = write_result("e2e", {"llm": llm_name, "questions": questions, "k": K, "chunks": len(chunks),
                                 "max_new_tokens": args.max_new_tokens, "summary": summary, "turns": per_turn,
                                 "versions": versions(["llama_cpp_python", "torch", "transformers", "langchain-core",
@@ -321,13 +357,16 @@ def _baselines(args: argparse.Namespace, llm_name: str, index: LocalIndex, tool:
     system = prompts.render("system_patient")
     preset = args.baseline_model or llm_name.removeprefix("llamacpp:").removeprefix("transformers:")
     if args.smoke or preset not in CATALOG:
-        chain, retriever = langchain_chain(index, embedder_path(), PipelineGenerator(None, None, 0), system)
-        return {"langchain (fake LLM)": langchain_turns(chain, retriever, questions)}
-    hf = load_llm(f"transformers:{preset}")
-    out = {f"medassist ({hf.name}, TransformersLLM)": medassist_turns(hf, tool, questions, args.max_new_tokens)}
-    generator = PipelineGenerator(hf.model, hf.tokenizer, args.max_new_tokens)
+        hf, name, generator = load_llm("fake"), "fake", PipelineGenerator(None, None, 0)
+    else:
+        hf = load_llm(f"transformers:{preset}")
+        name, generator = preset, PipelineGenerator(hf.model, hf.tokenizer, args.max_new_tokens)
+    sent: dict[str, list[dict[str, str]]] = {}
+    out = {f"medassist ({hf.name}, {type(hf).__name__})": medassist_turns(hf, tool, questions, args.max_new_tokens, sent)}
     chain, retriever = langchain_chain(index, embedder_path(), generator, system)
-    out[f"langchain ({preset}, transformers pipeline)"] = langchain_turns(chain, retriever, questions)
+    out[f"langchain ({name}, its own prompt)"] = langchain_turns(chain, retriever, questions, generator)
+    chain, retriever = langchain_chain(index, embedder_path(), generator, system, fixed=sent)
+    out[f"langchain ({name}, MedAssist's prompt)"] = langchain_turns(chain, retriever, questions, generator)
     return out
 
 

@@ -63,3 +63,20 @@ def test_assistant_turn_with_real_model(smol) -> None:
     result = Assistant(smol, generation=GenerationConfig(max_new_tokens=24)).ask(Turn("What is asthma? Answer in one sentence.", role="patient"))
     assert result.answer.strip() and result.model.endswith("smollm2-135m")
     assert result.timings["prefill"] > 0 and result.timings["total"] >= result.timings["llm"]
+
+
+def test_system_prompt_cache_gives_the_same_answer(smol) -> None:
+    system = {"role": "system", "content": "You are a careful medical assistant. Cite sources. " * 8}
+    msgs = [system, {"role": "user", "content": "What is a fever? Answer briefly."}]
+    cfg = GenerationConfig(max_new_tokens=16)
+    smol.prompt_cache = False
+    try:
+        plain = smol.generate(msgs, cfg)
+        assert smol.last_stats.cached_tokens == 0
+    finally:
+        smol.prompt_cache = True
+    assert smol.generate(msgs, cfg) == plain
+    again = smol.generate([system, {"role": "user", "content": "And a cough?"}], cfg)
+    assert again.strip() and 0 < smol.last_stats.cached_tokens < smol.last_stats.prompt_tokens
+    smol.generate([{"role": "user", "content": "hi"}], cfg)
+    assert smol.last_stats.cached_tokens == 0  # no system message: nothing to reuse

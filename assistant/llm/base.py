@@ -33,6 +33,30 @@ class GenerationConfig:
 
 
 @dataclass
+class GenerationStats:
+    """Figures of the last generation, for benchmarks and logs.
+
+    Args:
+        prompt_tokens: tokens in the rendered prompt.
+        cached_tokens: prompt tokens whose KV state was reused instead of evaluated.
+        completion_tokens: tokens generated.
+        ttft: seconds from the call to the first generated text.
+        seconds: seconds for the whole generation.
+    """
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    ttft: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        decode = self.seconds - self.ttft
+        return (self.completion_tokens - 1) / decode if self.completion_tokens > 1 and decode > 0 else 0.0
+
+
+@dataclass
 class ToolCall:
     """One call the model asked for: a tool name and its JSON arguments."""
 

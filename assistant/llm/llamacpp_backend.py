@@ -24,12 +24,11 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import ConfigError, ModelError
-from assistant.llm.base import LLM, GenerationConfig
+from assistant.llm.base import LLM, GenerationConfig, GenerationStats
 from assistant.types import Message
 
 log = logging.getLogger(__name__)
@@ -66,30 +65,6 @@ def default_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-@dataclass
-class GenerationStats:
-    """Figures of the last generation, for benchmarks and logs.
-
-    Args:
-        prompt_tokens: tokens in the rendered prompt.
-        cached_tokens: prompt tokens whose KV state was reused instead of evaluated.
-        completion_tokens: tokens generated.
-        ttft: seconds from the call to the first generated text.
-        seconds: seconds for the whole generation.
-    """
-
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    completion_tokens: int = 0
-    ttft: float = 0.0
-    seconds: float = 0.0
-
-    @property
-    def decode_tokens_per_s(self) -> float:
-        decode = self.seconds - self.ttft
-        return (self.completion_tokens - 1) / decode if self.completion_tokens > 1 and decode > 0 else 0.0
 
 
 class LlamaCppLLM(LLM):

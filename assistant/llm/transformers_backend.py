@@ -3,19 +3,25 @@
 bf16 with `device_map="auto"` (accelerate) on GPU, fp32 on CPU. Streaming runs `generate` in a
 thread feeding a `TextIteratorStreamer` with a timeout, so a crashed or stuck generation surfaces
 as a `ModelError` instead of a hang, and a consumer that stops reading stops the generation.
+
+Prompt caching: the KV state of a leading system message is computed once and a copy of it is
+handed to `generate` (transformers' documented "re-use a prompt cache" pattern), so every turn
+prefills only what follows the fixed system prompt.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import ModelError
-from assistant.llm.base import LLM, GenerationConfig
+from assistant.llm.base import LLM, GenerationConfig, GenerationStats
 from assistant.types import Message
 
 CHATML = (
@@ -34,7 +40,10 @@ class TransformersLLM(LLM):
         context_length: prompt + answer budget in tokens.
         device: "cuda", "cpu" or None for automatic.
         timeout: seconds to wait for the next token before giving up.
+        prompt_cache: keep the KV state of system prompts and reuse it (a few MB each).
     """
+
+    max_cached_prefixes = 4
 
     def __init__(
         self,
@@ -44,6 +53,7 @@ class TransformersLLM(LLM):
         context_length: int = 4096,
         device: str | None = None,
         timeout: float = 120.0,
+        prompt_cache: bool = True,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -71,14 +81,52 @@ class TransformersLLM(LLM):
         self.supports_tools = "tools" in self.tokenizer.chat_template
         limit = getattr(self.model.config, "max_position_embeddings", None) or context_length
         self.context_length = min(context_length, limit)
+        self.prompt_cache = prompt_cache
+        self._prefixes: dict[tuple[int, ...], Any] = {}
+        self._lock = threading.Lock()
+        self.last_stats = GenerationStats()
 
     def _prompt(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> str:
         return self.tokenizer.apply_chat_template(
             list(messages), tools=tools, tokenize=False, add_generation_prompt=True
         )
 
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
     def count_tokens(self, messages: list[Message]) -> int:
-        return len(self.tokenizer(self._prompt(messages), add_special_tokens=False)["input_ids"])
+        return len(self._ids(self._prompt(messages)))
+
+    def _cached_prefix(self, messages: list[Message], ids: list[int]) -> Any | None:
+        """A copy of the KV cache of the leading system message, or None when there is none to reuse."""
+        if not self.prompt_cache or not messages or messages[0]["role"] != "system":
+            return None
+        system = self.tokenizer.apply_chat_template(list(messages[:1]), tokenize=False, add_generation_prompt=False)
+        prefix = tuple(self._ids(system))
+        if len(prefix) >= len(ids) or tuple(ids[: len(prefix)]) != prefix:
+            return None  # the template merges the system prompt into what follows
+        with self._lock:
+            if prefix not in self._prefixes:
+                self._prefixes[prefix] = self._prefill(list(prefix))
+                while len(self._prefixes) > self.max_cached_prefixes:
+                    self._prefixes.pop(next(iter(self._prefixes)))
+            return copy.deepcopy(self._prefixes[prefix])
+
+    def _prefill(self, ids: list[int]) -> Any:
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        with torch.inference_mode():
+            self.model(input_ids=torch.tensor([ids], device=self.model.device), use_cache=True, **self._cache_kwarg(cache))
+        return cache
+
+    def _cache_kwarg(self, cache: Any) -> dict[str, Any]:
+        """`cache=` in recent transformers 5 releases, `past_key_values=` before them."""
+        import inspect
+
+        name = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        return {name: cache}
 
     def _generate_kwargs(self, config: GenerationConfig) -> dict[str, Any]:
         sample = config.temperature > 0
@@ -106,8 +154,14 @@ class TransformersLLM(LLM):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
                 return cancelled.is_set()
 
+        start = time.perf_counter()
         inputs = self.tokenizer(self._prompt(messages, tools), return_tensors="pt", add_special_tokens=False)
         inputs = inputs.to(self.model.device)
+        ids = inputs["input_ids"][0].tolist()
+        cache = None if tools else self._cached_prefix(messages, ids)
+        stats = GenerationStats(prompt_tokens=len(ids), cached_tokens=cache.get_seq_length() if cache else 0)
+        self.last_stats = stats
+        extra = self._cache_kwarg(cache) if cache is not None else {}
         streamer = TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.timeout
         )
@@ -121,6 +175,7 @@ class TransformersLLM(LLM):
                         **inputs,
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Cancel()]),
+                        **extra,
                         **self._generate_kwargs(config),
                     )
             except BaseException as exc:  # surfaced in the consumer thread below
@@ -132,11 +187,14 @@ class TransformersLLM(LLM):
         try:
             for text in streamer:
                 if text:
+                    stats.ttft = stats.ttft or time.perf_counter() - start
+                    stats.completion_tokens += 1  # streamer chunks: about one token each
                     yield text
         except queue.Empty as exc:
             raise ModelError(f"The model produced nothing for {self.timeout:.0f} s; generation stopped.") from exc
         finally:
             cancelled.set()
+            stats.seconds = time.perf_counter() - start
         thread.join(timeout=self.timeout)
         if errors:
             raise ModelError(f"Generation failed: {errors[0]}") from errors[0]
