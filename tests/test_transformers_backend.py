@@ -75,7 +75,9 @@ def test_system_prompt_cache_gives_the_same_answer(smol) -> None:
         assert smol.last_stats.cached_tokens == 0
     finally:
         smol.prompt_cache = True
-    assert smol.generate(msgs, cfg) == plain
+    assert smol.generate(msgs, cfg) == plain  # first sight of this system prompt: computed, not saved
+    assert smol.last_stats.cached_tokens == 0
+    assert smol.generate(msgs, cfg) == plain and smol.last_stats.cached_tokens > 0
     again = smol.generate([system, {"role": "user", "content": "And a cough?"}], cfg)
     assert again.strip() and 0 < smol.last_stats.cached_tokens < smol.last_stats.prompt_tokens
     smol.generate([{"role": "user", "content": "hi"}], cfg)

@@ -97,20 +97,22 @@ class TransformersLLM(LLM):
     def count_tokens(self, messages: list[Message]) -> int:
         return len(self._ids(self._prompt(messages)))
 
-    def _cached_prefix(self, messages: list[Message], ids: list[int]) -> Any | None:
-        """A copy of the KV cache of the leading system message, or None when there is none to reuse."""
+    def _cached_prefix(self, messages: list[Message], ids: list[int]) -> tuple[Any | None, int]:
+        """A copy of the KV cache of the leading system message (None when there is none to reuse),
+        and how many prompt tokens it saves this call (0 the first time a system prompt is seen)."""
         if not self.prompt_cache or not messages or messages[0]["role"] != "system":
-            return None
+            return None, 0
         system = self.tokenizer.apply_chat_template(list(messages[:1]), tokenize=False, add_generation_prompt=False)
         prefix = tuple(self._ids(system))
         if len(prefix) >= len(ids) or tuple(ids[: len(prefix)]) != prefix:
-            return None  # the template merges the system prompt into what follows
+            return None, 0  # the template merges the system prompt into what follows
         with self._lock:
-            if prefix not in self._prefixes:
+            saved = len(prefix) if prefix in self._prefixes else 0
+            if not saved:
                 self._prefixes[prefix] = self._prefill(list(prefix))
                 while len(self._prefixes) > self.max_cached_prefixes:
                     self._prefixes.pop(next(iter(self._prefixes)))
-            return copy.deepcopy(self._prefixes[prefix])
+            return copy.deepcopy(self._prefixes[prefix]), saved
 
     def _prefill(self, ids: list[int]) -> Any:
         import torch
@@ -158,8 +160,8 @@ class TransformersLLM(LLM):
         inputs = self.tokenizer(self._prompt(messages, tools), return_tensors="pt", add_special_tokens=False)
         inputs = inputs.to(self.model.device)
         ids = inputs["input_ids"][0].tolist()
-        cache = None if tools else self._cached_prefix(messages, ids)
-        stats = GenerationStats(prompt_tokens=len(ids), cached_tokens=cache.get_seq_length() if cache else 0)
+        cache, saved = self._cached_prefix(messages, ids) if not tools else (None, 0)
+        stats = GenerationStats(prompt_tokens=len(ids), cached_tokens=saved)
         self.last_stats = stats
         extra = self._cache_kwarg(cache) if cache is not None else {}
         streamer = TextIteratorStreamer(
