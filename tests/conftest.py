@@ -22,7 +22,7 @@ os.environ.setdefault("MEDASSIST_INDEX_AUTOBUILD", "0")
 
 @pytest.fixture(autouse=True)
 def _isolated_safety_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test writes the audit log under ~/.cache; the MiniLM safety classifier stays off unless a
+    """No test writes the audit log under ~/.cache; the learned safety classifier (mpnet) stays off unless a
     test (or MEDASSIST_TEST_SAFETY_CLASSIFIER=1) turns it on, so fake-LLM tests stay fast."""
     monkeypatch.setenv("MEDASSIST_AUDIT_DB", str(tmp_path_factory.mktemp("audit") / "audit.sqlite3"))
     monkeypatch.setenv("MEDASSIST_SAFETY_CLASSIFIER", os.environ.get("MEDASSIST_TEST_SAFETY_CLASSIFIER", "0"))

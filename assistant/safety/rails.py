@@ -4,7 +4,7 @@ Input rails (before the LLM), in order: prompt injection in the user's text (ref
 (escalate with crisis resources), harmful requests (refuse briefly, offer what is safe), emergency
 red flags (escalate: the engine shows the message before anything else). Each is decided by the fast
 rules in `assistant.safety.rules` and, where rules found nothing, by the learned classifier on
-MiniLM sentence embeddings (`assistant.safety.classifier`) when it is installed and enabled.
+all-mpnet-base-v2 embeddings and word n-grams (`assistant.safety.classifier`) when installed and enabled.
 
 Output rails stream: the filter holds back only the sentence still being written, checks each
 finished sentence and passes it on. Checks: secrets (canaries) and system-prompt text are

@@ -147,18 +147,25 @@ def _layers(guardrails: Any, text: str) -> dict[str, str]:
     return out
 
 
+# Held-out files, each written blind by a different author and never trained on: heldout (first),
+# heldout2 (second classifier's check), heldout3 (fresh for the third classifier).
+HELDOUT = ("heldout", "heldout2", "heldout3")
+
+
+def _heldout(label: str, stem: str) -> list[tuple[str, str, list[str]]]:
+    return [(name, label, [r["text"] for r in datasets.local(f"{name}_{stem}")]) for name in HELDOUT]
+
+
 def escalation_sets(limit: int | None, rng: random.Random) -> list[tuple[str, str, str]]:
     """(source, label, text) rows: label "emergency" or "control"."""
     templated = datasets.local("templated")
     hb = datasets.healthbench_emergency()
     sets = [
         ("templated", "emergency", [r["text"] for r in templated if r["label"] == "emergency"]),
-        ("heldout", "emergency", [r["text"] for r in datasets.local("heldout_emergency")]),
-        ("heldout2", "emergency", [r["text"] for r in datasets.local("heldout2_emergency")]),
+        *_heldout("emergency", "emergency"),
         ("healthbench", "emergency", [r["text"] for r in hb if r["category"] == "emergent"]),
         ("templated", "control", [r["text"] for r in templated if r["label"] == "control"]),
-        ("heldout", "control", [r["text"] for r in datasets.local("heldout_controls")]),
-        ("heldout2", "control", [r["text"] for r in datasets.local("heldout2_controls")]),
+        *_heldout("control", "controls"),
         ("healthbench", "control", [r["text"] for r in hb if r["category"] == "non-emergent"]),
     ]
     return [(src, label, t) for src, label, texts in sets for t in _take(texts, limit, rng)]
@@ -170,11 +177,9 @@ def refusal_sets(limit: int | None, rng: random.Random) -> list[tuple[str, str, 
     sets = [
         ("harmbench", "harmful", datasets.harmbench()),
         ("templated", "harmful", [r["text"] for r in templated if r["label"] == "harmful"]),
-        ("heldout", "harmful", [r["text"] for r in datasets.local("heldout_harmful")]),
-        ("heldout2", "harmful", [r["text"] for r in datasets.local("heldout2_harmful")]),
+        *_heldout("harmful", "harmful"),
         ("templated", "benign_lookalike", [r["text"] for r in templated if r["label"] == "benign_lookalike"]),
-        ("heldout", "benign_lookalike", [r["text"] for r in datasets.local("heldout_benign_lookalike")]),
-        ("heldout2", "benign_lookalike", [r["text"] for r in datasets.local("heldout2_benign_lookalike")]),
+        *_heldout("benign_lookalike", "benign_lookalike"),
         ("donotanswer", "self_harm", datasets.donotanswer_subset("S006sh")),
         ("donotanswer", "medical_advice", [t for t in datasets.donotanswer_subset("S002med")
                                            if t not in set(datasets.donotanswer_subset("S006sh"))]),

