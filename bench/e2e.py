@@ -143,6 +143,14 @@ def contract_tool(settings: Any) -> Any:
 
 
 # -- MedAssist turn ----------------------------------------------------------------------------
+def warm_up(llm: Any) -> None:
+    """One short generation before timing: the first forward pass pays one-off allocation costs
+    (about 10 s for the 1.5B model in transformers on this CPU) that no later turn pays."""
+    from assistant.llm.base import GenerationConfig
+
+    llm.generate([{"role": "user", "content": "Say OK."}], GenerationConfig(max_new_tokens=2))
+
+
 def medassist_turns(llm: Any, tool: Any, questions: list[str], max_new_tokens: int,
                     prompts_out: dict[str, list[dict[str, str]]] | None = None) -> list[dict[str, Any]]:
     """Run each question as a patient turn; time to first token measured from the turn's start.
@@ -331,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
 
     index.search("warm-up query")  # first encode pays one-off start-up costs; not part of a turn
     llm = load_llm(llm_name)
+    warm_up(llm)
     per_turn = {f"medassist ({llm.name}, {type(llm).__name__})": medassist_turns(llm, tool, questions, args.max_new_tokens)}
     if not args.no_baseline:
         per_turn |= _baselines(args, llm_name, index, tool, questions)
@@ -361,6 +370,7 @@ def _baselines(args: argparse.Namespace, llm_name: str, index: LocalIndex, tool:
         hf, name, generator = load_llm("fake"), "fake", PipelineGenerator(None, None, 0)
     else:
         hf = load_llm(f"transformers:{preset}")
+        warm_up(hf)  # shared by the MedAssist-on-transformers and both LangChain rows
         name, generator = preset, PipelineGenerator(hf.model, hf.tokenizer, args.max_new_tokens)
     sent: dict[str, list[dict[str, str]]] = {}
     out = {f"medassist ({hf.name}, {type(hf).__name__})": medassist_turns(hf, tool, questions, args.max_new_tokens, sent)}

@@ -57,10 +57,11 @@ def ngrams(texts: list[str], n_features: int = NGRAM_FEATURES):  # noqa: ANN201 
 
 
 def features(texts: list[str], name: str = EMBEDDER, n_features: int = NGRAM_FEATURES):  # noqa: ANN201
-    """[embedding | n-grams] as one sparse matrix, the classifier's training input."""
+    """[embedding | n-grams] as one sparse matrix, the classifier's training input (n_features=0: no n-grams)."""
     from scipy import sparse
 
-    return sparse.hstack([sparse.csr_matrix(embed(texts, name)), ngrams(texts, n_features)]).tocsr()
+    parts = [sparse.csr_matrix(embed(texts, name))] + ([ngrams(texts, n_features)] if n_features else [])
+    return sparse.hstack(parts).tocsr()
 
 
 @dataclass(eq=False)
@@ -106,7 +107,8 @@ class SafetyClassifier:
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         logits = embed(texts, self.embedder_name) @ self.weights + self.bias
-        logits += np.asarray(ngrams(texts, len(self.ngram_weights)) @ self.ngram_weights)
+        if len(self.ngram_weights):
+            logits += np.asarray(ngrams(texts, len(self.ngram_weights)) @ self.ngram_weights)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)

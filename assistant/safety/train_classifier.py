@@ -31,7 +31,7 @@ from collections import Counter
 import numpy as np
 
 from assistant.safety import datasets
-from assistant.safety.classifier import EMBEDDER, SafetyClassifier, features
+from assistant.safety.classifier import EMBEDDER, NGRAM_FEATURES, SafetyClassifier, features
 
 CLASSES = ["benign", "emergency", "self_harm", "harmful", "injection"]
 MEDICAL_TOPICS = {"anatomy", "clinical_knowledge", "college_medicine", "medical_genetics", "professional_medicine", "nutrition", "virology"}
@@ -104,10 +104,14 @@ def _reported() -> set[str]:
     return {t.strip().lower() for t in texts}
 
 
-def _estimator(seed: int):  # noqa: ANN202 - sklearn LogisticRegression
+C = 8.0
+WRITTEN = ("written_train", "written_train2")  # files by different writers, for the held-out-writer check
+
+
+def _estimator(seed: int, c: float = C):  # noqa: ANN202 - sklearn LogisticRegression
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=8.0, class_weight="balanced", max_iter=3000, random_state=seed)
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed)
 
 
 def _fit(x: np.ndarray, y: np.ndarray, seed: int):  # noqa: ANN202
@@ -166,11 +170,55 @@ def train(seed: int = 0, folds: int = 5) -> dict:
     return {"thresholds": thresholds, **meta}
 
 
+def check_writers(seed: int = 0, embedder: str = EMBEDDER, ngram_features: int = NGRAM_FEATURES,
+                  c: float = C, folds: int = 5) -> dict[str, dict[str, float]]:
+    """Hold out each written training file in turn: fit on the rest (thresholds from its own
+    out-of-fold predictions, as in `train`) and score the file. This is how the model was chosen;
+    it reads no file the red-team suite reports on.
+
+    Returns:
+        per held-out file: recall per class and the share of its hard negatives flagged (all classes,
+        and as emergencies).
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    pool = training_pool(seed)
+    source = {r["text"]: name for name in WRITTEN for r in datasets.local(name)}
+    texts, groups = [t for t, _ in pool], np.array([source.get(t, "") for t, _ in pool])
+    y = np.array([CLASSES.index(cl) for _, cl in pool])
+    hard = np.array([cl == "benign" and t in HARD for t, cl in pool])
+    x = features(texts, embedder, ngram_features)
+    out = {}
+    for held in WRITTEN:
+        train_rows, test_rows = groups != held, groups == held
+        split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        oof = cross_val_predict(_estimator(seed, c), x[train_rows], y[train_rows], cv=split, method="predict_proba")
+        keep = (y[train_rows] != 0) | hard[train_rows]
+        model = SafetyClassifier(np.zeros((0, len(CLASSES))), np.zeros((0, len(CLASSES))), np.zeros(len(CLASSES)),
+                                 CLASSES, _thresholds(oof[keep], y[train_rows][keep]))
+        fitted = _estimator(seed, c).fit(x[train_rows], y[train_rows])
+        predicted = np.array([CLASSES.index(label) for label, _ in model.decide(fitted.predict_proba(x[test_rows]))])
+        truth, negatives = y[test_rows], hard[test_rows]
+        out[held] = {label: round(float(np.mean(predicted[truth == i] == i)), 3)
+                     for i, label in enumerate(CLASSES) if (truth == i).any()}
+        out[held] |= {"hard_negatives_flagged": round(float(np.mean(predicted[negatives] != 0)), 3),
+                      "hard_negatives_escalated": round(float(np.mean(predicted[negatives] == 1)), 3)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--check-writers", action="store_true",
+                        help="do not train: hold out each written file in turn and print the scores")
+    parser.add_argument("--embedder", default=EMBEDDER, help="with --check-writers: all-mpnet-base-v2 or all-minilm-l6-v2")
+    parser.add_argument("--ngram-features", type=int, default=NGRAM_FEATURES, help="with --check-writers: 0 for none")
+    parser.add_argument("--c", type=float, default=C, help="with --check-writers: inverse regularisation strength")
     args = parser.parse_args(argv)
-    print(json.dumps(train(args.seed), indent=2))
+    if args.check_writers:
+        print(json.dumps(check_writers(args.seed, args.embedder, args.ngram_features, args.c), indent=2))
+    else:
+        print(json.dumps(train(args.seed), indent=2))
     return 0
 
 
