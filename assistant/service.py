@@ -177,6 +177,7 @@ class AssistantService:
         t0 = time.monotonic()
         try:
             self.assistant = self._factory()
+            self.assistant.guardrails.warm_up()  # the safety classifier's embedder, before the first turn
         except MedAssistError as exc:
             self.error = str(exc)
         except Exception as exc:  # a load failure must not kill the server: report it

@@ -38,6 +38,9 @@ class Guardrails:
         """Decide `answer`, `escalate` or `refuse` for the user's text before the LLM runs."""
         return SafetyDecision()
 
+    def warm_up(self) -> None:
+        """Load whatever the first check would load (servers call this while starting)."""
+
     def quote(self, text: str) -> str:
         """Neutralise untrusted text (retrieved snippets, tool output) before it enters a prompt."""
         return text

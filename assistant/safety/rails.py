@@ -265,6 +265,11 @@ class DefaultGuardrails(Guardrails):
             return SafetyDecision("refuse", [reason], REFUSALS["prompt_injection"])
         return None
 
+    def warm_up(self) -> None:
+        """Load the classifier and its embedder now rather than on the first turn (about 6 s)."""
+        if self.use_classifier:
+            self._load_classifier()
+
     def prime(self, texts: list[str]) -> None:
         """Warm the classifier on many texts at once (the red-team suite calls this before its loop)."""
         classifier = self._load_classifier() if self.use_classifier else None

@@ -212,3 +212,18 @@ def test_idle_conversation_is_forgotten_after_retention() -> None:
     stale = Session(history=list(fresh.history), image="/tmp/x.png", last_active=time.time() - 61)
     cleared_chat, cleared = _expire(chat, stale, ttl=60)
     assert cleared_chat == [] and cleared.history == [] and cleared.image is None
+
+
+def test_service_warms_the_guardrails_up_before_it_is_ready() -> None:
+    from assistant.engine import Assistant
+    from assistant.llm.fake import FakeLLM
+    from assistant.safety import Guardrails
+
+    class Counting(Guardrails):
+        warmed = 0
+
+        def warm_up(self) -> None:
+            Counting.warmed += 1
+
+    svc = AssistantService(lambda: Assistant(FakeLLM(reply="ok"), guardrails=Counting()))
+    assert svc.wait_ready(timeout=10) and Counting.warmed == 1
