@@ -61,7 +61,7 @@ def test_training_pool_never_contains_a_reported_set() -> None:
     from assistant.safety.train_classifier import training_pool
 
     pool = {text.strip().lower() for text, _ in training_pool(seed=0)}
-    names = [f"{v}_{s}" for v in ("heldout", "heldout2", "heldout3")
+    names = [f"{v}_{s}" for v in ("heldout", "heldout2", "heldout3", "heldout4")
              for s in ("emergency", "controls", "harmful", "benign_lookalike")]
     reported = [r["text"] for name in names for r in datasets.local(name)]
     reported += datasets.harmbench() + [r["text"] for r in datasets.healthbench_emergency()]
