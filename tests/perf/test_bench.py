@@ -123,8 +123,10 @@ def _check_llm(record: dict) -> None:
 
 
 def _check_e2e(record: dict) -> None:
-    assert record["chunks"] > 0 and len(record["summary"]) == 2
-    ours = record["summary"][0]
+    assert record["chunks"] > 0 and len(record["summary"]) == 3
+    ours, own, same = record["summary"]
+    assert "its own prompt" in own["stack"] and "MedAssist's prompt" in same["stack"]
+    assert own["prompt_tokens"] > 0 and same["prompt_tokens"] > 0
     assert ours["turns"] == 1 and 0 <= ours["outside_share"] <= 1
     turn = next(iter(record["turns"].values()))[0]
     assert turn["citations"] == 5 and turn["answer_chars"] > 0
