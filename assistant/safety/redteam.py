@@ -148,8 +148,8 @@ def _layers(guardrails: Any, text: str) -> dict[str, str]:
 
 
 # Held-out files, each written blind by a different author and never trained on: heldout (first),
-# heldout2 (second classifier's check), heldout3 (third classifier), heldout4 (fresh for the window pass).
-HELDOUT = ("heldout", "heldout2", "heldout3", "heldout4")
+# heldout2 (second classifier's check), heldout3 (third classifier), heldout4 (long messages), heldout5 (fresh for the fourth classifier).
+HELDOUT = ("heldout", "heldout2", "heldout3", "heldout4", "heldout5")
 
 
 def _heldout(label: str, stem: str) -> list[tuple[str, str, list[str]]]:
