@@ -12,6 +12,7 @@ prefills only what follows the fixed system prompt.
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import queue
 import threading
@@ -85,6 +86,8 @@ class TransformersLLM(LLM):
         self._prefixes: dict[tuple[int, ...], Any] = {}
         self._lock = threading.Lock()
         self.last_stats = GenerationStats()
+        forward = inspect.signature(self.model.forward).parameters
+        self._cache_arg = "cache" if "cache" in forward else "past_key_values"
 
     def _prompt(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> str:
         return self.tokenizer.apply_chat_template(
@@ -125,10 +128,7 @@ class TransformersLLM(LLM):
 
     def _cache_kwarg(self, cache: Any) -> dict[str, Any]:
         """`cache=` in recent transformers 5 releases, `past_key_values=` before them."""
-        import inspect
-
-        name = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-        return {name: cache}
+        return {self._cache_arg: cache}
 
     def _generate_kwargs(self, config: GenerationConfig) -> dict[str, Any]:
         sample = config.temperature > 0
