@@ -159,10 +159,8 @@ def medassist_turns(llm: Any, tool: Any, questions: list[str], max_new_tokens: i
     """
     from assistant.config import Settings
     from assistant.engine import Assistant
-    from assistant.events import FinalEvent, TokenEvent
     from assistant.factory import GUARDRAILS, build_guardrails
     from assistant.llm.base import GenerationConfig
-    from assistant.types import Turn
 
     guard = build_guardrails(Settings(guardrails="default" if "default" in GUARDRAILS else "none"))
     bot = Assistant(llm, tools=[tool], guardrails=guard, generation=GenerationConfig(max_new_tokens=max_new_tokens))
@@ -175,29 +173,38 @@ def medassist_turns(llm: Any, tool: Any, questions: list[str], max_new_tokens: i
         return stream(messages, *args, **kwargs)
 
     llm.stream = recording_stream
-    for current in questions:
-        q = current
-        t0 = time.perf_counter()
-        ttft, result = None, None
-        for event in bot.run(Turn(q)):
-            if isinstance(event, TokenEvent) and ttft is None:
-                ttft = time.perf_counter() - t0
-            elif isinstance(event, FinalEvent):
-                result = event.result
-        assert result is not None  # run() always ends with a FinalEvent
-        t = result.timings
-        outside = t["total"] - t.get("llm", 0.0)
-        rows.append({"question": q, "ttft_s": ttft, "total_s": t["total"], "llm_s": t.get("llm", 0.0),
-                     "guardrails_s": t.get("guardrails", 0.0), "retrieval_s": t.get("retrieval", 0.0),
-                     "prompt_s": t.get("prompt", 0.0), "outside_llm_s": outside,
-                     "outside_share": outside / t["total"] if t["total"] else None,
-                     "answer_chars": len(result.answer), "citations": len(result.citations)})
-        stats = getattr(llm, "last_stats", None)  # how much of the prompt was cached
-        if stats is not None:
-            rows[-1] |= {"prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens,
-                         "llm_ttft_s": stats.ttft, "decode_tps": stats.decode_tokens_per_s}
-    del llm.stream  # back to the class's method
+    try:
+        for current in questions:
+            rows.append(_timed_turn(bot, llm, current))
+    finally:
+        del llm.stream  # back to the class's method
     return rows
+
+
+def _timed_turn(bot: Any, llm: Any, q: str) -> dict[str, Any]:
+    from assistant.events import FinalEvent, TokenEvent
+    from assistant.types import Turn
+
+    t0 = time.perf_counter()
+    ttft, result = None, None
+    for event in bot.run(Turn(q)):
+        if isinstance(event, TokenEvent) and ttft is None:
+            ttft = time.perf_counter() - t0
+        elif isinstance(event, FinalEvent):
+            result = event.result
+    assert result is not None  # run() always ends with a FinalEvent
+    t = result.timings
+    outside = t["total"] - t.get("llm", 0.0)
+    row = {"question": q, "ttft_s": ttft, "total_s": t["total"], "llm_s": t.get("llm", 0.0),
+           "guardrails_s": t.get("guardrails", 0.0), "retrieval_s": t.get("retrieval", 0.0),
+           "prompt_s": t.get("prompt", 0.0), "outside_llm_s": outside,
+           "outside_share": outside / t["total"] if t["total"] else None,
+           "answer_chars": len(result.answer), "citations": len(result.citations)}
+    stats = getattr(llm, "last_stats", None)  # how much of the prompt was cached
+    if stats is not None:
+        row |= {"prompt_tokens": stats.prompt_tokens, "cached_tokens": stats.cached_tokens,
+                "llm_ttft_s": stats.ttft, "decode_tps": stats.decode_tokens_per_s}
+    return row
 
 
 # -- LangChain baseline ------------------------------------------------------------------------
