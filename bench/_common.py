@@ -84,6 +84,11 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def results_dir() -> Path:
+    """Where result JSON goes: bench/results, or $MEDASSIST_BENCH_RESULTS (tests point it at tmp_path)."""
+    return Path(os.environ.get("MEDASSIST_BENCH_RESULTS") or RESULTS)
+
+
 def write_result(name: str, payload: dict[str, Any], out: str | Path | None = None, smoke: bool = False) -> Path:
     """Write `payload` with the run's context to `bench/results/NAME-DATE.json` (or `out`)."""
     now = dt.datetime.now(dt.timezone.utc)
@@ -98,8 +103,7 @@ def write_result(name: str, payload: dict[str, Any], out: str | Path | None = No
     }
     if out is None:
         suffix = "-smoke" if smoke else ""
-        folder = Path(os.environ.get("MEDASSIST_BENCH_RESULTS") or RESULTS)  # tests point this at tmp_path
-        out = folder / f"{name}-{now:%Y-%m-%d}{suffix}.json"
+        out = results_dir() / f"{name}-{now:%Y-%m-%d}{suffix}.json"
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, default=str) + "\n")

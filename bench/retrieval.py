@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200, help="queries per scale point")
     parser.add_argument("--sigma", type=float, default=0.05, help="noise added to real vectors (larger: harder)")
     parser.add_argument("--no-langchain", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the JSON (default bench/results)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.sizes, args.queries = [2000], 20
@@ -356,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def write(result: dict[str, Any], args: argparse.Namespace) -> Path:
     result["best"] = best_rows(result.get("scale", []))
+    from bench._common import results_dir
+
+    args.out = args.out or results_dir()
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = result['date'].replace('-', '').replace(':', '').replace(' UTC', '').replace(' ', '-')
     path = args.out / f"retrieval-{stamp}{'-smoke' if args.smoke else ''}.json"

@@ -34,6 +34,8 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make bench._common importable
+    sys.path.insert(0, str(ROOT))
 QUESTIONS = [
     "What are the warning signs of pneumonia?",
     "How is high blood pressure usually treated?",
@@ -182,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     now = datetime.now(timezone.utc)
-    out = args.out or ROOT / "bench" / "results" / f"serving-{now:%Y%m%d-%H%M%S}{'-smoke' if args.smoke else ''}.json"
+    from bench._common import results_dir
+
+    out = args.out or results_dir() / f"serving-{now:%Y%m%d-%H%M%S}{'-smoke' if args.smoke else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "benchmark": "serving", "date": now.isoformat(timespec="seconds"), "llm": llm, "smoke": args.smoke,

@@ -199,11 +199,13 @@ def main(argv: list[str] | None = None) -> int:
         _table(result)
         + f"\n(1-minute load average at the end: {result['meta']['load_average_1m']} on {os.cpu_count()} CPUs)"
     )
+    from bench._common import results_dir
+
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = (
         Path(args.out)
         if args.out
-        else Path(__file__).parent / "results" / f"vision-{stamp}{'-smoke' if args.smoke else ''}.json"
+        else results_dir() / f"vision-{stamp}{'-smoke' if args.smoke else ''}.json"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1), encoding="utf-8")
