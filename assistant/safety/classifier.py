@@ -64,6 +64,18 @@ def features(texts: list[str], name: str = EMBEDDER, n_features: int = NGRAM_FEA
     return sparse.hstack(parts).tocsr()
 
 
+def decide(probabilities: np.ndarray, classes: list[str], thresholds: dict[str, float]) -> list[tuple[str, float]]:
+    """(label, probability) per row: the most likely non-benign class over its threshold, else benign."""
+    benign = classes.index("benign")
+    out = []
+    for row in probabilities:
+        over = [(float(row[i]), label) for i, label in enumerate(classes)
+                if label != "benign" and row[i] >= thresholds.get(label, 1.0)]
+        probability, label = max(over) if over else (float(row[benign]), "benign")
+        out.append((label, probability))
+    return out
+
+
 @dataclass(eq=False)
 class SafetyClassifier:
     """Softmax regression over [embedding | hashed n-grams] with per-class decision thresholds."""
@@ -78,11 +90,9 @@ class SafetyClassifier:
 
     @classmethod
     def from_coefficients(cls, coef: np.ndarray, bias: np.ndarray, classes: list[str], thresholds: dict[str, float],
-                          embedder_name: str = EMBEDDER) -> SafetyClassifier:
-        """From a fitted model's (classes, dim + n-gram features) coefficient matrix."""
-        model = embedder(embedder_name)
-        size = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        dim = size()
+                          embedder_name: str = EMBEDDER, n_features: int = NGRAM_FEATURES) -> SafetyClassifier:
+        """From a fitted model's (classes, embedding dim + n-gram features) coefficient matrix."""
+        dim = coef.shape[1] - n_features
         return cls(coef[:, :dim].T.copy(), coef[:, dim:].T.copy(), bias, classes, thresholds, embedder_name)
 
     @classmethod
@@ -114,15 +124,8 @@ class SafetyClassifier:
         return exp / exp.sum(axis=1, keepdims=True)
 
     def decide(self, probabilities: np.ndarray) -> list[tuple[str, float]]:
-        """(label, probability) per row: the most likely non-benign class over its threshold, else benign."""
-        benign = self.classes.index("benign")
-        out = []
-        for row in probabilities:
-            over = [(float(row[i]), label) for i, label in enumerate(self.classes)
-                    if label != "benign" and row[i] >= self.thresholds.get(label, 1.0)]
-            probability, label = max(over) if over else (float(row[benign]), "benign")
-            out.append((label, probability))
-        return out
+        """(label, probability) per row, with this classifier's thresholds (see `decide`)."""
+        return decide(probabilities, self.classes, self.thresholds)
 
     def predict(self, texts: list[str]) -> list[tuple[str, float]]:
         """(label, probability) for each text."""

