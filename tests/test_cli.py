@@ -91,3 +91,11 @@ def test_batch_text_may_contain_unicode_line_separators(tmp_path: Path, capsys: 
     assert main(["ask", "--batch", str(batch), "--llm", "fake", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.split("\n") if line]
     assert [r["id"] for r in rows] == ["a"] and "answer" in rows[0]
+
+
+def test_plain_ask_says_when_an_attached_file_is_not_an_xray(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "scan.dcm"
+    bad.write_bytes(b"not a dicom")
+    assert main(["ask", "What do you see?", "--llm", "fake", "--image", str(bad), "--tools", "xray"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() and "xray tool failed" in captured.err and "scan.dcm" in captured.err

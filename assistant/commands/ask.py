@@ -91,3 +91,6 @@ def read_batch(path: Path) -> Iterator[dict[str, Any]]:
 def _print_sources(out: dict[str, Any]) -> None:
     for c in out.get("citations") or []:
         print(f"  [{c['number']}] {c['title']} — {c['source']}", file=sys.stdout)
+    for tool in out.get("tools") or []:  # e.g. an attached file that is not an X-ray (the UI shows these too)
+        if tool.get("error"):
+            print(f"note: the {tool['name']} tool failed: {tool['error']}", file=sys.stderr)
