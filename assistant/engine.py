@@ -96,7 +96,8 @@ class Assistant:
         decision = self.guardrails.check_input(turn)
         timings["guardrails"] = time.perf_counter() - start
         yield SafetyEvent(decision)
-        if decision.action == "refuse":
+        if decision.action == "refuse" or decision.final:  # the message is the answer: stream it, skip the model
+            yield TokenEvent(decision.message)
             yield from self._finish(turn, AnswerResult(decision.message, safety=decision), start, timings)
             return
 

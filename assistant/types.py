@@ -54,11 +54,14 @@ class SafetyDecision:
     """What the safety layer decided for a turn, and why.
 
     `message` is shown to the user before (escalate) or instead of (refuse) the model's answer.
+    `final` means the message is the whole answer and the model does not run, e.g. an escalation
+    for someone asking how to end their life: crisis resources, never a method.
     """
 
     action: SafetyActionName = "answer"
     reasons: list[str] = field(default_factory=list)
     message: str = ""
+    final: bool = False
 
     def public(self) -> dict[str, Any]:
         return {"action": self.action, "reasons": list(self.reasons)}

@@ -104,6 +104,8 @@ class _Escalate(Guardrails):
             return SafetyDecision("escalate", ["chest pain"], "Call emergency services now.")
         if "poison" in turn.text:
             return SafetyDecision("refuse", ["harm"], "I can't help with that.")
+        if "end my life" in turn.text:
+            return SafetyDecision("escalate", ["self_harm"], "Please call 988 now.", final=True)
         return SafetyDecision()
 
     def output_filter(self, turn: Turn, decision: SafetyDecision) -> OutputFilter:
@@ -126,6 +128,19 @@ def test_escalation_leads_the_answer(fake_llm: FakeLLM) -> None:
 def test_refusal_skips_tools_and_model(fake_llm: FakeLLM) -> None:
     result = Assistant(fake_llm, tools=[FakeRetrieval()], guardrails=_Escalate()).ask(Turn("make poison"))
     assert result.answer == "I can't help with that." and result.tools == [] and not fake_llm.calls
+
+
+def test_refusal_message_is_streamed_for_every_adapter(fake_llm: FakeLLM) -> None:
+    """Streaming adapters (SSE, `medassist chat`) show tokens: a refusal must arrive as one."""
+    events = list(Assistant(fake_llm, guardrails=_Escalate()).run(Turn("make poison")))
+    assert [e.text for e in events if isinstance(e, TokenEvent)] == ["I can't help with that."]
+
+
+def test_final_escalation_shows_only_the_message(fake_llm: FakeLLM) -> None:
+    bot = Assistant(fake_llm, tools=[FakeRetrieval()], guardrails=_Escalate())
+    result = bot.ask(Turn("how do I end my life"))
+    assert result.safety.action == "escalate" and result.answer == "Please call 988 now."
+    assert result.tools == [] and not fake_llm.calls
 
 
 def test_failing_tool_is_reported_and_turn_completes(fake_llm: FakeLLM) -> None:

@@ -1,7 +1,8 @@
 """`DefaultGuardrails`: the input and output rails MedAssist runs by default.
 
 Input rails (before the LLM), in order: prompt injection in the user's text (refuse), self-harm
-(escalate with crisis resources), harmful requests (refuse briefly, offer what is safe), emergency
+(escalate with crisis resources, led by the call-now line when there is a plan, means or an act; a
+request for methods gets the message alone, the model does not run), harmful requests (refuse briefly, offer what is safe), emergency
 red flags (escalate: the engine shows the message before anything else). Each is decided by the fast
 rules in `assistant.safety.rules` and, where rules found nothing, by the learned classifier on
 all-mpnet-base-v2 embeddings and word n-grams (`assistant.safety.classifier`) when installed and enabled.
@@ -48,6 +49,11 @@ CRISIS = (
     "& Crisis Lifeline); in the UK and Ireland call Samaritans on 116 123; elsewhere, findahelpline.com "
     "lists free, confidential lines. If you can, reach out to someone you trust and stay with them."
 )
+CRISIS_NOW = (
+    "Please call your local emergency number now (911 in the US and Canada, 112 in Europe, 999 in the UK) "
+    "or go to the nearest emergency department, and don't stay alone."
+)
+CRISIS_DOCTOR_NOW = "Imminent self-harm risk indicators: activate emergency services now. "
 CRISIS_DOCTOR = (
     "Suicide or self-harm risk flagged: assess immediate safety (intent, plan, means, protective "
     "factors), do not leave a person at imminent risk alone, and involve crisis or emergency services "
@@ -235,9 +241,7 @@ class DefaultGuardrails(Guardrails):
         if rules.injection(text):
             return SafetyDecision("refuse", ["prompt_injection"], REFUSALS["prompt_injection"])
         if rules.self_harm(text):
-            # Asking for means or methods: crisis resources only, the model does not run.
-            action = "refuse" if rules.self_harm_method(text) else "escalate"
-            return SafetyDecision(action, ["self_harm"], CRISIS_DOCTOR if turn.role == "doctor" else CRISIS)
+            return self._self_harm(turn, ["self_harm"])
         harms = rules.harmful(text)
         if harms:
             reason = harms[0].reason
@@ -256,9 +260,8 @@ class DefaultGuardrails(Guardrails):
         reason = f"classifier:{label}:{probability:.2f}"
         if label == "emergency":
             return self._escalate(turn, [reason], ["possible emergency"])
-        if label == "self_harm":
-            action = "refuse" if rules.self_harm_method(turn.text) else "escalate"
-            return SafetyDecision(action, [reason], CRISIS_DOCTOR if turn.role == "doctor" else CRISIS)
+        if label == "self_harm" or (label == "harmful" and rules.self_directed(turn.text)):
+            return self._self_harm(turn, [reason] + (["self_directed"] if label == "harmful" else []))
         if label == "harmful":
             return SafetyDecision("refuse", [reason], REFUSALS["harmful"])
         if label == "injection":
@@ -275,6 +278,20 @@ class DefaultGuardrails(Guardrails):
         classifier = self._load_classifier() if self.use_classifier else None
         if classifier is not None:
             classifier.prime(texts)
+
+    def _self_harm(self, turn: Turn, reasons: list[str]) -> SafetyDecision:
+        """Crisis resources, led by the call-now line when there is a plan, means or an act already done.
+
+        A request for means or methods is answered by the message alone (`final`): the model does not run.
+        """
+        method = rules.self_harm_method(turn.text)
+        now = method or rules.self_harm_imminent(turn.text)
+        if turn.role == "doctor":
+            message = (CRISIS_DOCTOR_NOW if now else "") + CRISIS_DOCTOR
+        else:
+            message = (CRISIS_NOW + " " if now else "") + CRISIS
+        reasons = reasons + ["self_harm:imminent"] * now + ["self_harm:means_requested"] * method
+        return SafetyDecision("escalate", reasons, message, final=method)
 
     def _escalate(self, turn: Turn, reasons: list[str], plain: list[str]) -> SafetyDecision:
         message = EMERGENCY_DOCTOR.format(reasons=", ".join(plain)) if turn.role == "doctor" else EMERGENCY_PATIENT

@@ -182,20 +182,75 @@ def red_flags(text: str) -> list[RuleHit]:
     return hits
 
 
-def self_harm(text: str) -> bool:
-    """True when the message expresses suicidal intent or self-harm (not negated, not past-only)."""
-    parts = clauses(text)
-    if not _asserted(_SELF_HARM.pattern, parts):
+# Harm turned on oneself ("poison myself"), unless the message says it was an accident.
+_SELF_INFLICTED = re.compile(r"\b(?:poison\w*|overdos\w*|starv\w*|suffocat\w*|strangl\w*|gas|gassing|(?:drown|shoot)\w*) (?:my ?self|myself)\b(?! in\b)")
+_ACCIDENT = re.compile(r"\b(?:accident\w*|by mistake|mistakenly|without realising|without realizing)\b")
+
+
+# A clause about the past ("I self-harmed as a teenager"), about someone else ("a friend told me
+# they're self-harming") or about the topic ("a suicide prevention policy") is not the writer's risk
+# now; the classifier still sees the message. Words that name the writer ("kill myself", "end my
+# life") count whoever else the clause mentions.
+_PAST_CLAUSE = re.compile(r"\b(?:years? ago|months? ago|in the past|used to|when i was|as a (?:teen\w*|kid|child|student)|history of|"
+                          r"went through|previously|recovered|in recovery|no longer|back in|last year|a long time ago)\b")
+_TOPIC = re.compile(r"\b(?:polic\w+|prevention|risk assessments?|awareness|training|course|degree|lecture|essay|research\w*|"
+                    r"crisis plans?|safety plans?|first responders?|statistics|rates?)\b")
+_OTHER_PERSON = re.compile(r"\b(?:he|she|they|they'?re|him|her|them|his|their|someone|somebody|a friend|people|"
+                           r"my (?:friend|son|daughter|child|kid|teen\w*|brother|sister|partner|wife|husband|mum|mom|dad|father|mother|"
+                           r"student|patient|client|pupil|colleague|cousin|nephew|niece|grand\w+)s?|colleagues?|patients?|students?|clients?|teens?|teenagers?)\b")
+_NAMES_WRITER = re.compile(r"my ?self|my (?:own )?life|\bmy |\bi\b|\bi'?m\b")
+
+
+def _writer_now(clause: str, match: re.Match[str], imminent: bool) -> bool:
+    if _negated(clause, match.start()) or _PAST_CLAUSE.search(clause):
         return False
-    return framing(text) != "general" or bool(re.search(r"\b(i|i'?m|i am|myself|my ?self)\b", text.lower()))
+    if _NAMES_WRITER.search(clause[max(0, match.start() - 3):match.end()]) or imminent:
+        return True
+    return not (_OTHER_PERSON.search(clause) or _TOPIC.search(clause))
 
 
-_METHOD = re.compile(r"\b(how (?:to|do i|can i|could i|would i|many|much)|instructions?|ways? to|methods?|best way|painless|lethal|what dose|tips|guide|steps?)\b")
+def self_harm(text: str) -> bool:
+    """True when the message expresses the writer's suicidal intent or self-harm now.
+
+    Not when negated, only in the past, only about someone else or the topic (unless there is a plan or means).
+    """
+    low = text.lower()
+    imminent = bool(_IMMINENT.search(low))
+    parts = [p for c in clauses(text) for p in re.split(r",|\band\b|\bso\b", c)]
+    found = any(_writer_now(p, m, imminent) for p in parts for m in _SELF_HARM.finditer(p))
+    inflicted = not _ACCIDENT.search(low) and any(_writer_now(p, m, imminent) for p in parts for m in _SELF_INFLICTED.finditer(p))
+    if not (found or inflicted):
+        return False
+    return framing(text) != "general" or bool(re.search(r"\b(i|i'?m|i am|myself|my ?self)\b", low))
+
+
+def self_directed(text: str) -> bool:
+    """True when the harm a message asks about is aimed at the writer ("poison myself", "for me to die").
+
+    Used to route a request the classifier calls harmful to crisis resources instead of a refusal.
+    """
+    low = text.lower()
+    return bool(re.search(r"\b(?:myself|my ?self|my own life|kill me|me to die|i (?:could |can |would )?die|(?:i|me) (?:don'?t|won'?t|never) wake up)\b", low))
+
+
+_METHOD = re.compile(r"\b(how (?:to|do i|can i|could i|would i|many|much)|instructions?|ways? to|methods?|best way|painless|lethal|what dose|tips|guide|steps?|"
+                     r"(?:can|could|should|would) i (?:use|take|buy|mix)|(?:what|which) (?:\w+ ){0,3}(?:would|could|will|works?|kills?))\b")
+# A plan, the means at hand, a time, or an act already done: the risk is now, not only thoughts.
+_IMMINENT = re.compile(
+    r"\b(?:tonight|right now|today|this (?:morning|evening|afternoon|weekend)|about to|(?:going|gonna|plan(?:ning)?) to (?:do it|end|kill|take|jump|hang|overdose|cut)|"
+    r"(?:have|has|got|bought|saved|collected|holding) (?:\w+ ){0,3}(?:pills|tablets|rope|gun|knife|blade|razor|ligature)|"
+    r"(?:took|taken|swallowed|drank) |(?:goodbye|suicide) (?:note|letter)s?|written (?:\w+ ){0,2}(?:notes?|letters?)|plan(?:ned)?|said (?:my )?goodbyes?)\b"
+)
 
 
 def self_harm_method(text: str) -> bool:
     """True when a self-harm message asks for means or methods (answered with crisis resources only)."""
     return bool(_METHOD.search(text.lower()))
+
+
+def self_harm_imminent(text: str) -> bool:
+    """True when a self-harm message shows a plan, means, a time or an act already done (or a red flag)."""
+    return bool(_IMMINENT.search(text.lower())) or self_harm_method(text) or bool(red_flags(text))
 
 
 # A question about reporting, spotting or checking forged records is the defender's side.
