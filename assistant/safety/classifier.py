@@ -14,6 +14,7 @@ predicted only when its probability reaches its threshold; otherwise the text is
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -56,11 +57,31 @@ def ngrams(texts: list[str], n_features: int = NGRAM_FEATURES):  # noqa: ANN201 
     return _hasher(n_features).transform(texts)
 
 
-def features(texts: list[str], name: str = EMBEDDER, n_features: int = NGRAM_FEATURES):  # noqa: ANN201
+def cached_embed(texts: list[str], name: str = EMBEDDER, cache_dir: Path | None = None) -> np.ndarray:
+    """`embed`, keeping every vector in `cache_dir/<name>.npz` by the text's SHA-1 so that retraining
+    after adding a data file embeds only the new texts (no pickle: a string array and a float matrix)."""
+    if cache_dir is None:
+        return embed(texts, name)
+    path = cache_dir / f"{name}.npz"
+    known: dict[str, np.ndarray] = {}
+    if path.exists():
+        with np.load(path, allow_pickle=False) as stored:
+            known = dict(zip(stored["keys"].tolist(), stored["vectors"]))
+    keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in known))
+    if todo:
+        known |= zip((hashlib.sha1(t.encode("utf-8")).hexdigest() for t in todo), embed(todo, name))
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        np.savez(path, keys=np.array(list(known)), vectors=np.stack(list(known.values())))
+    return np.stack([known[k] for k in keys]).astype(np.float32)
+
+
+def features(texts: list[str], name: str = EMBEDDER, n_features: int = NGRAM_FEATURES,
+             cache_dir: Path | None = None):  # noqa: ANN201
     """[embedding | n-grams] as one sparse matrix, the classifier's training input (n_features=0: no n-grams)."""
     from scipy import sparse
 
-    parts = [sparse.csr_matrix(embed(texts, name))] + ([ngrams(texts, n_features)] if n_features else [])
+    parts = [sparse.csr_matrix(cached_embed(texts, name, cache_dir))] + ([ngrams(texts, n_features)] if n_features else [])
     return sparse.hstack(parts).tocsr()
 
 

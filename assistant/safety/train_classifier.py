@@ -27,6 +27,7 @@ import argparse
 import json
 import random
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -154,7 +155,7 @@ def _labels(probabilities: np.ndarray, thresholds: dict[str, float]) -> np.ndarr
     return np.array([CLASSES.index(label) for label, _ in decide(probabilities, CLASSES, thresholds)])
 
 
-def train(seed: int = 0, folds: int = 5) -> dict:
+def train(seed: int = 0, folds: int = 5, cache_dir: Path | None = None) -> dict:
     """Train, choose thresholds on out-of-fold predictions, fit on all data, save; returns the metadata.
 
     Thresholds come from 5-fold out-of-fold probabilities of the whole pool rather than one 20%
@@ -163,7 +164,7 @@ def train(seed: int = 0, folds: int = 5) -> dict:
     pool = training_pool(seed)
     texts = [t for t, _ in pool]
     y = np.array([CLASSES.index(c) for _, c in pool])
-    x = features(texts)
+    x = features(texts, cache_dir=cache_dir)
     hard = np.array([c == "benign" and t in HARD for t, c in pool])
     probabilities, thresholds = _out_of_fold(x, y, hard, seed, folds=folds)
     final = _fit(x, y, seed)
@@ -182,7 +183,7 @@ def train(seed: int = 0, folds: int = 5) -> dict:
 
 
 def check_writers(seed: int = 0, embedder: str = EMBEDDER, ngram_features: int = NGRAM_FEATURES,
-                  c: float = C, folds: int = 5) -> dict[str, dict[str, float]]:
+                  c: float = C, folds: int = 5, cache_dir: Path | None = None) -> dict[str, dict[str, float]]:
     """Hold out each written training file in turn: fit on the rest (thresholds from its own
     out-of-fold predictions, as in `train`) and score the file. This is how the model was chosen;
     it reads no file the red-team suite reports on.
@@ -196,7 +197,7 @@ def check_writers(seed: int = 0, embedder: str = EMBEDDER, ngram_features: int =
     texts, groups = [t for t, _ in pool], np.array([source.get(t, "") for t, _ in pool])
     y = np.array([CLASSES.index(cl) for _, cl in pool])
     hard = np.array([cl == "benign" and t in HARD for t, cl in pool])
-    x = features(texts, embedder, ngram_features)
+    x = features(texts, embedder, ngram_features, cache_dir)
     out = {}
     for held in WRITTEN:
         train_rows, test_rows = groups != held, groups == held
@@ -219,11 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", default=EMBEDDER, help="with --check-writers: all-mpnet-base-v2 or all-minilm-l6-v2")
     parser.add_argument("--ngram-features", type=int, default=NGRAM_FEATURES, help="with --check-writers: 0 for none")
     parser.add_argument("--c", type=float, default=C, help="with --check-writers: inverse regularisation strength")
+    parser.add_argument("--embedding-cache", type=Path, default=None, metavar="DIR",
+                        help="keep training embeddings here by text hash, so a rerun embeds only new texts")
     args = parser.parse_args(argv)
     if args.check_writers:
-        print(json.dumps(check_writers(args.seed, args.embedder, args.ngram_features, args.c), indent=2))
+        print(json.dumps(check_writers(args.seed, args.embedder, args.ngram_features, args.c,
+                                       cache_dir=args.embedding_cache), indent=2))
     else:
-        print(json.dumps(train(args.seed), indent=2))
+        print(json.dumps(train(args.seed, cache_dir=args.embedding_cache), indent=2))
     return 0
 
 

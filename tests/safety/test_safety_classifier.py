@@ -59,3 +59,18 @@ def test_rails_keep_serving_on_rules_when_the_embedder_is_missing(monkeypatch: p
     rails.use_classifier = True
     assert rails.check_input(Turn("What is a normal resting heart rate?")).action == "answer"
     assert rails.check_input(Turn("my dad collapsed and is not breathing")).action == "escalate"  # rules still run
+
+
+def test_embedding_cache_embeds_only_new_texts(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+
+    def embed(texts: list[str], name: str = clf.EMBEDDER) -> np.ndarray:
+        seen.extend(texts)
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    monkeypatch.setattr(clf, "embed", embed)
+    first = clf.cached_embed(["a", "bb"], cache_dir=tmp_path)
+    second = clf.cached_embed(["bb", "ccc", "a"], cache_dir=tmp_path)
+    assert seen == ["a", "bb", "ccc"]  # "a" and "bb" came from the cache the second time
+    assert np.array_equal(second, np.array([[2, 1], [3, 1], [1, 1]], dtype=np.float32))
+    assert np.array_equal(first, second[[2, 0]])
