@@ -58,13 +58,14 @@ def test_learned_layer_on_a_sample() -> None:
 
 def test_training_pool_never_contains_a_reported_set() -> None:
     from assistant.safety import datasets
-    from assistant.safety.train_classifier import training_pool
+    from assistant.safety.train_classifier import WRITTEN, training_pool
 
     pool = {text.strip().lower() for text, _ in training_pool(seed=0)}
-    names = [f"{v}_{s}" for v in ("heldout", "heldout2", "heldout3", "heldout4", "heldout5")
-             for s in ("emergency", "controls", "harmful", "benign_lookalike")]
+    from assistant.safety.redteam import HELDOUT
+
+    names = [f"{v}_{s}" for v in HELDOUT for s in ("emergency", "controls", "harmful", "benign_lookalike")]
     reported = [r["text"] for name in names for r in datasets.local(name)]
     reported += datasets.harmbench() + [r["text"] for r in datasets.healthbench_emergency()]
     assert len(reported) > 1000 and not pool & {t.strip().lower() for t in reported}
-    for name in ("written_train", "written_train2", "written_train3"):
+    for name in WRITTEN:
         assert sum(1 for r in datasets.local(name) if r["label"] == "emergency") > 300
