@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 _NEGATORS = re.compile(
-    r"\b(no|not|never|without|denies|denied|deny|negative for|free of|nor|none|"
+    r"\b(no|not|never|without|denies|denied|deny|negative for|free of|nor|none|nobody|no one|neither|"
     r"isn'?t|aren'?t|wasn'?t|don'?t|doesn'?t|didn'?t|haven'?t|hasn'?t|hadn'?t|"
     r"no longer|ruled out|absence of|stopped|went away|resolved)\b"
 )
@@ -32,15 +32,22 @@ _PAST = re.compile(
     r"\b(?:(?:\d+|a few|several|many|two|three|four|five|ten) )?(?:years?|months?|weeks?) ago\b|\blast week\b|"
     r"\bfor (?:many |several |a few )?(?:years|months)\b|\b(?:since|after) (?:my|his|her|their) (?:stroke|heart attack|seizure|surgery)\b|"
     r"\bas a (?:kid|child|teenager|teen|baby)\b|\bbeen (?:like )?that way\b|"
-    r"\blast (?:year|month|summer|winter|spring|autumn|fall)\b|\bused to\b|\bhistory of\b|"
-    r"\bwhen i was (?:a )?(?:child|kid|young|teenager|student)\b|\bback in (?:19|20)\d\d\b|\bin (?:19|20)\d\d\b"
+    r"\blast (?:year|month|summer|winter|spring|autumn|fall|january|february|march|april|may|june|july|august|september|october|november|december)\b|"
+    r"\bin the (?:spring|summer|autumn|fall|winter)\b|\bused to\b|\bhistory of\b|"
+    r"\bwhen (?:i|he|she|they|we) (?:was|were) (?:a |an )?(?:\w+ )?(?:child|kid|young|younger|little|small|teen\w*|student|baby|toddler|"
+    r"\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)\b|"
+    r"\bback in (?:19|20)\d\d\b|\bin (?:19|20)\d\d\b"
 )
 _GENERAL = re.compile(
     r"\b(what (?:are|is) (?:the )?(?:signs?|symptoms?|warning signs?|causes?|risk factors?|treatments?)|"
     r"how (?:do|can|would|should) (?:i|you|we|one|people) (?:tell|recogni[sz]e|know|spot|identify|prevent)|"
-    r"what (?:should|do|would|could) (?:i|you|we|one|people) do if|what to do if|"
-    r"if (?:someone|somebody|a person|a patient|a child|my \w+ ever)|hypothetical(?:ly)?|"
-    r"in (?:a|my) (?:novel|story|essay|exam|class|lecture)|for (?:a|my) (?:\w+ )?(?:novel|story|book|screenplay)|(?:i'?m|i am|as) an? (?:\w+ )?student|revision|revising|studying for|"
+    r"what (?:should|do|would|could) (?:i|you|we|one|people|staff|they|(?:the |our )?\w+ers|parents) do if|what to do if|"
+    r"if (?:someone|somebody|a person|a patient|a child|my \w+ ever)|if (?:\w+ ){1,3}ever\b|hypothetical(?:ly)?|thinking ahead|"
+    r"(?:reading|read|learning|learnt|learned) about|(?:gp|doctor|nurse|consultant|surgeon|dentist) asked (?:me )?(?:about|if|whether)|"
+    r"in (?:a|my) (?:novel|story|essay|exam|class|lecture)|for (?:a|my) (?:\w+ )?(?:novel|story|book|screenplay)|"
+    r"writing (?:a|an|my|the) (?:\w+ ){0,3}(?:novel|story|book|screenplay|script|scene|thriller|mystery|drama|play|episode|chapter)|"
+    r"(?:tv|television|medical|crime|hospital) (?:drama|show|series)|watched (?:a|an) (?:\w+ )?(?:drama|film|documentary|programme|program|show)|"
+    r"(?:training|course|module|session) (?:covered|covers|taught|teaches|included)|(?:i'?m|i am|as) an? (?:\w+ )?student|revision|revising|studying for|"
     r"\b(?:mrcp|usmle|plab|osce|nclex)\b|first aid (?:course|training|certificate)|"
     r"according to (?:the )?(?:\w+ )?(?:guidelines?|council|nice|aha|who|bnf|protocol)|"
     r"(?:school|nursery|workplace|hospital|our)'?s? (?:\w+ )?policy|care plan|"
@@ -73,9 +80,10 @@ _RED_FLAGS: list[tuple[str, str, str]] = [
     ("ingestion", "swallowed or drank something", r"(?:swallowed|drank|ate|ingested) (?:some |a |an |the |all |half |\d+ |two |three |several )"),
     ("unresponsive", "hard to wake or unresponsive", r"(?:hard|difficult|impossible) to (?:wake|rouse|arouse)|(?:can'?t|cannot|won'?t|will not) (?:wake (?:him|her|them|it|my \w+)?|be woken|rouse)|won'?t wake up|"
                r"unresponsive|not responding|unconscious|passed out and|collapsed|(?:very |really )?floppy|limp and|won'?t open (?:his|her|their) eyes"),
-    ("seizure", "seizure", r"(?:having|is having|had) a (?:seizure|fit|convulsion)|seizing|convulsing|seizure (?:that )?(?:won'?t stop|lasting|for (?:more than )?(?:\d+|five|ten) min)"),
-    ("meningitis", "meningitis signs", r"(?:stiff neck|neck (?:is |so )?stiff)\W+(?:\w+\W+){0,10}(?<!no )(?<!without )(?:fever|rash|light)|(?:fever|rash)\W+(?:\w+\W+){0,10}(?:stiff neck|neck (?:is )?stiff)|rash (?:that )?(?:doesn'?t|does not|won'?t) fade"),
-    ("infant_fever", "fever in a young baby", r"(?:\d|one|two|three|six|eight|newborn)\W*(?:-| )?(?:week|day|month)s?[- ]old\W+(?:\w+\W+){0,8}(?:fever|temperature of|temp of)|newborn\W+(?:\w+\W+){0,6}fever"),
+    ("seizure", "seizure", r"(?:having|is having|had) a (?:seizure|fit|convulsion)|seizing|convulsing|seizure (?:that )?(?:won'?t stop|lasting|for (?:more than )?(?:\d+|five|ten) min)|(?:seizure|fit|convulsion) (?:has )?(?:just )?(?:started|began|is happening)"),
+    ("meningitis", "meningitis signs", r"(?:stiff neck|neck (?:is |so )?stiff)\W+(?:\w+\W+){0,10}(?<!no )(?<!without )(?:fever|rash|light)|(?:fever|rash)\W+(?:\w+\W+){0,10}(?:stiff neck|neck (?:is )?stiff)|rash (?:that )?(?:doesn'?t|does not|won'?t) fade|non-?blanching|"
+               r"(?:purple|dark red|purplish) (?:spots|rash|blotches|marks|dots)\W+(?:\w+\W+){0,10}(?:fever|temperature|temp)|(?:fever|temperature|temp)\W+(?:\w+\W+){0,20}(?:purple|dark red|purplish) (?:spots|rash|blotches|marks|dots)"),
+    ("infant_fever", "fever in a young baby", r"(?:(?:\d+|one|two|three|four|five|six|seven|eight|ten|newborn)\W*(?:-| )?(?:week|day)s?|(?:[12]|one|two)\W*(?:-| )?months?)[- ]old\W+(?:\w+\W+){0,8}(?<!no )(?<!without )(?:fever|temperature of|temp of)|newborn\W+(?:\w+\W+){0,6}(?<!no )(?<!without )fever"),
     ("cardiac_combo", "chest pain", r"(?:chest|heart) (?:pain|pressure|tightness|heaviness|squeezing|ache)|pain in (?:my|his|her|the) chest|chest (?:hurts|feels tight)"),
     ("breath_combo", "breathlessness", r"short(?:ness)? of breath|breathless|out of breath|hard to breathe|difficulty breathing|trouble breathing|can'?t catch (?:my|his|her) breath"),
     ("sweat_combo", "sweating", r"sweat(?:ing|y|s)|clammy|cold sweat|diaphore\w+"),
@@ -162,17 +170,45 @@ def framing(text: str) -> str:
 
 _REASSURED = re.compile(
     r"\b(?:is|are|seems?|looks?|feels?|i'?m|am|he'?s|she'?s|they'?re|it'?s)\s+(?:\w+\s+)?(?:fine|ok|okay|well|normal|playing)\b|"
-    r"\bno symptoms\b|\bspat (?:it|them) out\b"
+    r"\bno symptoms\b|\bspat (?:it|them) out\b|\b(?:eating|drinking|playing|breathing|acting|behaving|running around)(?: \w+)? (?:fine|normally|normal|ok|okay|well)\b|"
+    r"\ball good\b|\b(?:came|come) out\b|\bpassed (?:it|in (?:his|her|their|the) (?:poo|stool|nappy|diaper))\b|\bit(?:'ll| will) pass\b|\bwill it pass\b"
 )
+# Food and drink, swallowed long ago: the catch-all ingestion flag is for now, and for what a child or frail adult got hold of.
+_INGESTION_PAST = re.compile(r"\b(?:yesterday|last night|(?:a |two |three |a couple (?:of )?|few )?days ago|last week)\b")
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+_PET = re.compile(r"^\W*(?:\w+\W+){0,3}(?:my|our|the|a) (?:dog|cat|puppy|kitten|pup|rabbit|hamster|guinea pig|horse|pony|parrot|budgie|bird|ferret|"
+                  r"labrador|spaniel|terrier|collie|retriever|poodle|pet)s?\b", re.I)
+_PERSON = re.compile(r"\b(?:i|i'?m|me|my (?!dog|cat|puppy|kitten|pet)\w+|son|daughter|child|kid|baby|toddler|husband|wife|partner|mum|mom|dad)\b", re.I)
+
+
+def _about_a_pet(sentence: str) -> bool:
+    return bool(_PET.search(sentence)) and not _PERSON.search(_PET.sub(" ", sentence))
+
+
+def _current(sentences: list[str]) -> list[str]:
+    """The sentences whose symptoms are framed as happening now.
+
+    A sentence's own framing decides ("right now" counts, "years ago" or "what are the signs of"
+    does not), so an acute word in another sentence of a long message ("he's on a pump now") does
+    not make an old or hypothetical event current; a sentence with none takes the message's framing.
+    """
+    rest = framing(" ".join(sentences))
+    return [s for s in sentences if not _about_a_pet(s) and (framing(s) if framing(s) != "plain" else rest) in ("acute", "plain")]
 
 
 def red_flags(text: str) -> list[RuleHit]:
     """Emergency red flags asserted in `text` now (negated, past and hypothetical ones dropped)."""
-    if framing(text) in ("past", "general"):
+    current = _current([s for s in _SENTENCE.split(text) if s.strip()])
+    if not current:
         return []
-    parts = clauses(text)
+    parts = [c for s in current for c in clauses(s)]
     found = {cat: reason for cat, reason, pat in _RED_FLAGS if _asserted(pat, parts)}
-    if "ingestion" in found and ("overdose" in found or _REASSURED.search(text.lower())):
+    low = " ".join(current).lower()
+    if "ingestion" in found and ("overdose" in found or _REASSURED.search(low) or _INGESTION_PAST.search(low)):
         del found["ingestion"]
     hits = [RuleHit(cat, reason) for cat, reason in found.items() if not cat.endswith("_combo")]
     for lead, partners in _COMBOS.items():
