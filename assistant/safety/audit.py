@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import ConfigError
+from assistant.safety import phi
 from assistant.safety.phi import redact
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class AuditLog:
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(f"Cannot open the audit log at {self.path} ({exc}): set MEDASSIST_AUDIT_DB to a writable file.") from None
         self.purge()
+        phi.warm_up()  # the redaction model loads with the log, not on the first turn
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuditLog:

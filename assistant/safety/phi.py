@@ -152,6 +152,11 @@ def _english(text: str) -> bool:
     return len(words) < 4 or len(_ENGLISH.findall(text)) >= 0.12 * len(words)
 
 
+def warm_up() -> bool:
+    """Load the named-entity model now rather than on the first logged turn; True if it is in use."""
+    return _ner() is not None
+
+
 def _entities(text: str) -> list[tuple[int, int, str]]:
     """(start, end, kind) of the people and places the NER model finds, without eponyms and countries."""
     nlp = _ner()
