@@ -173,7 +173,7 @@ _REASSURED = re.compile(
     r"\bno symptoms\b|\bspat (?:it|them) out\b|\b(?:eating|drinking|playing|breathing|acting|behaving|running around)(?: \w+)? (?:fine|normally|normal|ok|okay|well)\b|"
     r"\ball good\b|\b(?:came|come) out\b|\bpassed (?:it|in (?:his|her|their|the) (?:poo|stool|nappy|diaper))\b|\bit(?:'ll| will) pass\b|\bwill it pass\b"
 )
-# Food and drink, swallowed long ago: the catch-all ingestion flag is for now, and for what a child or frail adult got hold of.
+# The catch-all ingestion flag ("my toddler ate some ...") is for something swallowed now, not yesterday.
 _INGESTION_PAST = re.compile(r"\b(?:yesterday|last night|(?:a |two |three |a couple (?:of )?|few )?days ago|last week)\b")
 
 
@@ -197,7 +197,8 @@ def _current(sentences: list[str]) -> list[str]:
     not make an old or hypothetical event current; a sentence with none takes the message's framing.
     """
     rest = framing(" ".join(sentences))
-    return [s for s in sentences if not _about_a_pet(s) and (framing(s) if framing(s) != "plain" else rest) in ("acute", "plain")]
+    own = [(s, framing(s)) for s in sentences if not _about_a_pet(s)]
+    return [s for s, f in own if (f if f != "plain" else rest) in ("acute", "plain")]
 
 
 def red_flags(text: str) -> list[RuleHit]:
