@@ -74,11 +74,15 @@ class AuditLog:
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(f"Cannot open the audit log at {self.path} ({exc}): set MEDASSIST_AUDIT_DB to a writable file.") from None
         self.purge()
-        phi.warm_up()  # the redaction model loads with the log, not on the first turn
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuditLog:
-        """The audit log that `settings` name (`audit_db`, `audit_retention_days`)."""
+        """The audit log that `settings` name (`audit_db`, `audit_retention_days`), as the turn observer.
+
+        The redaction model loads here, while the service starts, not on the first turn (and not
+        for `medassist audit export`, which only reads).
+        """
+        phi.warm_up()
         return cls(settings.resolved_audit_db(), settings.audit_retention_days)
 
     def __call__(self, turn: Turn, result: AnswerResult) -> None:

@@ -68,9 +68,9 @@ def cached_embed(texts: list[str], name: str = EMBEDDER, cache_dir: Path | None 
         with np.load(path, allow_pickle=False) as stored:
             known = dict(zip(stored["keys"].tolist(), stored["vectors"]))
     keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
-    todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in known))
+    todo = {k: t for k, t in zip(keys, texts) if k not in known}
     if todo:
-        known |= zip((hashlib.sha1(t.encode("utf-8")).hexdigest() for t in todo), embed(todo, name))
+        known |= zip(todo, embed(list(todo.values()), name))
         cache_dir.mkdir(parents=True, exist_ok=True)
         np.savez(path, keys=np.array(list(known)), vectors=np.stack(list(known.values())))
     return np.stack([known[k] for k in keys]).astype(np.float32)

@@ -285,12 +285,15 @@ class DefaultGuardrails(Guardrails):
         A request for means or methods is answered by the message alone (`final`): the model does not run.
         """
         method = rules.self_harm_method(turn.text)
-        now = method or rules.self_harm_imminent(turn.text)
+        now = rules.self_harm_imminent(turn.text)  # a method request counts as imminent
         if turn.role == "doctor":
             message = (CRISIS_DOCTOR_NOW if now else "") + CRISIS_DOCTOR
         else:
             message = (CRISIS_NOW + " " if now else "") + CRISIS
-        reasons = reasons + ["self_harm:imminent"] * now + ["self_harm:means_requested"] * method
+        if now:
+            reasons = reasons + ["self_harm:imminent"]
+        if method:
+            reasons = reasons + ["self_harm:means_requested"]
         return SafetyDecision("escalate", reasons, message, final=method)
 
     def _escalate(self, turn: Turn, reasons: list[str], plain: list[str]) -> SafetyDecision:
