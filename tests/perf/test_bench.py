@@ -130,3 +130,55 @@ def _check_e2e(record: dict) -> None:
     assert ours["turns"] == 1 and 0 <= ours["outside_share"] <= 1
     turn = next(iter(record["turns"].values()))[0]
     assert turn["citations"] == 5 and turn["answer_chars"] > 0
+
+
+def _tiny_causal_lm_dir(tmp_path: Path) -> Path:
+    """Config and tokenizer of a 2-layer Llama (random weights are what `--random-weights` times)."""
+    from transformers import LlamaConfig, PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    folder = tmp_path / "tiny-arch"
+    words = ["<pad>", "<s>", "</s>", "<unk>"] + [f"w{i}" for i in range(60)]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", bos_token="<s>",
+                            unk_token="<unk>").save_pretrained(folder)
+    LlamaConfig(vocab_size=len(words), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                pad_token_id=0, bos_token_id=1, eos_token_id=2).save_pretrained(folder)
+    return folder
+
+
+def test_random_weights_keep_the_architecture_and_tokenizer(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    llm = bench_cmd.load_bench("llm")
+    out = llm.random_weights(_tiny_causal_lm_dir(tmp_path), tmp_path / "random")
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.num_hidden_layers == 2 and (out / "tokenizer.json").is_file()
+    assert llm.skip_reason("transformers", str(out)) is None
+    assert "transformers only" in llm.skip_reason("llamacpp", str(out))
+    assert "no config.json" in llm.skip_reason("transformers", str(tmp_path))
+
+
+def test_concurrent_requests_carry_their_own_excerpts() -> None:
+    llm = bench_cmd.load_bench("llm")
+    first, second = llm._guideline_texts(3, first=0), llm._guideline_texts(3, first=3)
+    assert len(first) == len(second) == 3 and not set(first) & set(second)
+    assert len(llm._guideline_texts(2, first=10_000)) == 2  # wraps around the corpus
+
+
+@pytest.mark.slow
+def test_hf_dir_with_random_weights_and_continuous_batching(tmp_path: Path, results: Path) -> None:
+    """The GPU run's options end to end on CPU: a config-only directory, random weights, a burst."""
+    llm = bench_cmd.load_bench("llm")
+    folder = _tiny_causal_lm_dir(tmp_path)
+    out = results / "llm.json"
+    assert llm.main(["--hf-dir", str(folder), "--random-weights", "--concurrency", "2", "--new-tokens", "4",
+                     "--rag-snippets", "1", "--bandwidth-mib", "8", "--out", str(out)]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["model"] == "tiny-arch" and row["weights"] == "random" and row["backend"] == "transformers"
+    burst = row["concurrency"][0]
+    assert "error" not in burst, burst
+    assert burst["streams"] == 2 and burst["new_tokens"] == 4
+    assert burst["latency_p95_s"] >= burst["ttft_p95_s"] > 0 and burst["throughput_tps"] > 0

@@ -98,3 +98,27 @@ def test_logits_match_keras_within_1e4(ported_logits: np.ndarray, inputs: torch.
     theirs = np.asarray(reference.predict(inputs.permute(0, 2, 3, 1).numpy(), verbose=0))
     assert theirs.shape == ported_logits.shape == (16, 2)
     assert np.abs(ported_logits - theirs).max() < 1e-4
+
+
+def test_weights_from_a_converted_file_half_precision_included(tmp_path: Path) -> None:
+    """A GPU host without the package loads a copied safetensors file (fp16 copies are upcast)."""
+    from safetensors.torch import save_file
+
+    from assistant.errors import ModelError
+    from vision.xception import load_pneumonia_xception
+
+    torch.manual_seed(1)
+    source = PneumoniaXception().eval()
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in source.state_dict().items()}
+    save_file(state, str(tmp_path / "half.safetensors"))
+    loaded = load_pneumonia_xception(weights=tmp_path / "half.safetensors")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    first = next(iter(state))
+    torch.testing.assert_close(loaded.state_dict()[first], state[first].float())
+    save_file({"stray": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ModelError, match="do not fit"):
+        load_pneumonia_xception(weights=tmp_path / "other.safetensors")
+    (tmp_path / "torn.safetensors").write_bytes(b"\x00" * 12)
+    for broken in ("torn.safetensors", "missing.safetensors"):
+        with pytest.raises(ModelError, match="could not be read"):
+            load_pneumonia_xception(weights=tmp_path / broken)
