@@ -308,6 +308,7 @@ def _run_transformers(path: Path, name: str, context: int, new_tokens: int) -> d
                                pad_token_id=llm.tokenizer.pad_token_id or llm.tokenizer.eos_token_id)
         return start, clock, ids["input_ids"].shape[1]
 
+    timed(DECODE_PROMPT, 2)  # warm-up: the first generate of a process loads kernels and grows the allocator
     start, clock, n_prompt = timed(DECODE_PROMPT, new_tokens)
     on_gpu = row["device"].startswith("cuda")
     row |= _decode_figures(start, clock.times, n_prompt, None if on_gpu else clock.cpu, torch.get_num_threads())
