@@ -57,10 +57,17 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("ADDRESS", re.compile(r"(?i:\b(?:address(?:es)?|live at|lives at|living at|located at|moved to|ship(?:ped)? to|deliver(?:ed)? to|send (?:it|them|this) to|mail(?:ing)? to))"
                            r"\b[^:\n.?!]{0,40}?[:\s]+(?:(?:it|this|that) is\s+|here (?:it is|they are)[:\s]+)?(?=[\w\u00C0-\u017F]*\d|[A-Z\u00C0-\u00DE])[^\n?!]{3,120}?(?=[?!\n]|\.\s|\.$|$| for | and (?:my|the|I)\b)")),
     ("ADDRESS", re.compile(r"\b(?:avenida|av\.|rua|via|viale|calle|carrer|rue|piazza|plaza|ulica|strada|camino)\s+(?:[\w\u00C0-\u017F'.-]+\s+){0,4}\d+\w*|"
-                           r"\b[\w\u00C0-\u017F]+(?:stra(?:ss|ß)e|str\.|gasse|weg|vej|veien|gata|gatan|gade|laan|plein|straat|allee|ring|platz)\s+\d+\w*", re.I)),
+                           r"(?:\b\d{1,5}\s+)?\b[\w\u00C0-\u017F]+(?:stra(?:ss|ß)e|str\.|gasse|weg|vej|veien|gata|gatan|gade|laan|plein|straat|allee|ring|platz)\s+\d+\w*|"
+                           r"(?:\b\d{1,5}\s+)?\b[A-Z\u00C0-\u00DE][\w\u00C0-\u017F]+[ -](?:stra(?:ss|ß)e|gasse|straat|allee|platz|laan)\s+\d+\w*", re.I)),
     ("ADDRESS", re.compile(r"(?i:\b(?:live in|lives in|living in|from|near|city of|town of|based in|resides in|moved to|born in|county of))\s+([A-Z\u00C0-\u00DE][\w\u00C0-\u017F'-]+(?:[ -](?:de |del |la |le |am |an der |upon |on |)[A-Z\u00C0-\u00DE][\w\u00C0-\u017F'-]+){0,3})")),
-    ("ZIP", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b|(?<=[A-Za-z\u00C0-\u017F],\s)\s*\d{3,5}(?:[\s-]\d{2,4})?\b|(?<=\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC)\s)\d{5}(?:-\d{4})?\b")),
+    ("ZIP", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b|(?<=[A-Za-z\u00C0-\u017F],\s)\s*\d{4,5}(?:[\s-]\d{2,4})?\b|(?<=\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC)\s)\d{5}(?:-\d{4})?\b")),
     ("ADDRESS", re.compile(r"\b[A-Z][a-zA-Z]+(?:\s[A-Z][a-zA-Z]+)?,\s+[A-Z]{2}\b(?:\s+\d{5}(?:-\d{4})?)?")),
+    # "City, XX 5616 BJ" / "XX 687 06": a two-letter region code and a postcode of another country's shape
+    # (not vital signs such as "HR 98, BP 130/82": a word before the comma, no clinical code, no slash after)
+    ("ZIP", re.compile(r"(?<=[A-Za-z\u00C0-\u024F],\s[A-Z]{2}\s)(?<!\b(?:BP|HR|RR|PR|GA|FH|HB|CR|BS|WT|HT)\s)\d{3,5}(?:[\s-]\d{2,4})?(?:\s[A-Z]{2}\b)?(?![/\d])")),
+    # a postcode after its cue word: "my zip code is 4530", "Postcode: SW1A 1AA", "PLZ 10115"
+    ("ZIP", re.compile(r"(?i:\b(?:zip(?:\s?code)?|post(?:al)?\s?code|postcode|plz|code postal|cap)\b)(?:\s+(?:is|was))?\s*[:#]?\s*"
+                       r"([A-Z]{0,2}\d[\dA-Z]{1,5}(?:[ -][\dA-Z]{2,4})?)\b")),
     ("ZIP", re.compile(r"(?<![\w.-])\d{5}(?:-\d{4})?(?![\w.-])")),
     ("AGE", re.compile(r"\b(?:9\d|1[0-2]\d)[- ]?(?:years?|yrs?|y/?o)(?:[- ]old)?\b|\b(?:aged?|age:?)\s+(?:9\d|1[0-2]\d)\b|\b(?:ninety|one hundred)[- ]\w*(?=[- ](?:years?|year-old))", re.I)),
     ("NAME", re.compile(r"\b[A-Z][A-Za-z'-]+\^[A-Z][A-Za-z'^-]*")),
@@ -173,6 +180,32 @@ def _entities(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+_POSTCODE_LINE = re.compile(r"(?:[\w\u00C0-\u017F.]+[ \t]+){0,4}?([A-Z]{0,2}\d{3,5}(?:[ -]\d{2,3})?(?:[ \t][A-Z]{2})?)")
+_PLACE_LINE = re.compile(r"[A-Z\u00C0-\u00DE\u0370-\u03FF][\w\u00C0-\u024F\u0370-\u03FF'.-]*(?:[ \t]+[\w\u00C0-\u024F\u0370-\u03FF'.-]+){0,3}")
+
+
+def _address_block(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The town and postcode lines under a street or flat line of a postal address block
+    ("12 Main St / Apt 5 / Springfield / 62704"): up to five lines down, until prose resumes."""
+    starts = [m.start() for m in re.finditer(r"^", text, re.M)]
+    lines = [(a, (starts[i + 1] - 1) if i + 1 < len(starts) else len(text)) for i, a in enumerate(starts)]
+    spans: list[tuple[int, int, str]] = []
+    for row in sorted({next(i for i, (a, b) in enumerate(lines) if a <= s <= b) for s, _, k in found if k == "ADDRESS"}):
+        for a, b in [ln for ln in lines[row + 1: row + 6] if text[ln[0]:ln[1]].strip()]:
+            lead = len(text[a:b]) - len(text[a:b].lstrip(" \t>?*-|"))
+            body = text[a + lead:b].rstrip()
+            if len(body.split()) > 5:
+                break
+            post = _POSTCODE_LINE.fullmatch(body)
+            if post:
+                spans.append((a + lead + post.start(1), a + lead + post.end(1), "ZIP"))
+                break
+            words = [w.lower().strip(".'") for w in body.split()]
+            if _PLACE_LINE.fullmatch(body) and not any(w in _COMMON for w in words):
+                spans.append((a + lead, a + lead + len(body), "ADDRESS"))
+    return spans
+
+
 def find_phi(text: str, ner: bool = True) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, kind) spans of identifiers in `text`, in order.
 
@@ -195,6 +228,8 @@ def find_phi(text: str, ner: bool = True) -> list[tuple[int, int, str]]:
             add(*span, kind)
     for start, end in _names(text):
         add(start, end, "NAME")
+    for start, end, kind in _address_block(text, found):
+        add(start, end, kind)
     for start, end, kind in _entities(text) if ner else []:
         add(start, end, kind)
     return sorted(found)

@@ -23,6 +23,11 @@ from assistant.safety.phi_eval import evaluate_deidgate, evaluate_presidio
     ("Mrs. Jane Smith called", "Jane Smith", "NAME"),
     ("PatientName: DOE^JOHN", "DOE^JOHN", "NAME"),
     ("Visit https://portal.example.org/u/123 from 10.34.201.7", "10.34.201.7", "IP"),
+    ("My zip code is 4530", "4530", "ZIP"),
+    ("Postcode: SW1A 1AA", "SW1A 1AA", "ZIP"),
+    ("User: Hendrik Casimirstraat 46, Eindhoven, NB 5616 BJ", "5616 BJ", "ZIP"),
+    ("Bedricha Smetany 258, Velehrad, ZL 687 06", "687 06", "ZIP"),
+    ("12 Hollander Strasse 19, Guckheim", "Hollander", "ADDRESS"),
 ])
 def test_identifier_is_redacted(text: str, secret: str, kind: str) -> None:
     out = redact(text)
@@ -35,9 +40,20 @@ def test_identifier_is_redacted(text: str, secret: str, kind: str) -> None:
     "BP 120/80 and HbA1c 7.5%",
     "Chest pain with shortness of breath for 2 hours",
     "A 56-year-old man with diabetes",
+    "Vital signs: T 101.3 F, HR 98, RR 20, BP 130/82, O2 sat 96%",
+    "Is the number 112 in Canada, 112 or 911?",
 ])
 def test_clinical_numbers_are_kept(text: str) -> None:
     assert redact(text) == text
+
+
+def test_town_and_postcode_lines_of_an_address_block() -> None:
+    letter = "Billing address:\n  12 Bahnhofplatz 20 Apt. 755\n  Altikon\n  ZH\n  8479\n\nPlease call me about my results today."
+    out = redact(letter)
+    assert "Altikon" not in out and "8479" not in out and "Bahnhofplatz" not in out
+    assert out.endswith("Please call me about my results today.")  # prose after the block is kept
+    assert redact("Apt. 4\nPain 8 out of 10 since Monday and a fever of 39.").endswith(
+        "Pain 8 out of 10 since Monday and a fever of 39.")
 
 
 def test_redact_dicom_blanks_patient_tags() -> None:
@@ -62,6 +78,7 @@ def test_presidio_template_recall_does_not_regress() -> None:
     # Regression floors a little under the measured figures in docs/safety.md (not the targets).
     assert result["structured"]["recall"] >= 0.8
     assert result["names"]["recall"] >= (0.65 if _ner_installed() else 0.45)  # measured 0.72-0.74 / 0.52-0.56
+    assert result["by_category"]["zip"]["recall"] >= 0.8  # measured 0.90-0.96 (0.35-0.40 before the postcode rules)
 
 
 def _ner_installed() -> bool:
