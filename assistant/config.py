@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     index_autobuild: bool = Field(True, description="build the bundled index on first start when the default one is missing")
     reranker: str | None = Field(None, description="optional cross-encoder (hub id or folder) re-ordering retrieved snippets")
     safety_classifier: bool = Field(True, description="use the learned input classifier on top of the safety rules")
+    phi_ner: bool = Field(True, description="PHI redaction also uses spaCy's named-entity model when it is installed")
     safety_canaries: SecretStr | None = Field(None, description="comma-separated secrets no answer may contain")
     # Gradio app and HTTP API (assistant/ui.py, assistant/api.py)
     api_rate_limit: int = Field(30, description="requests per minute per API key (or per client without keys); 0: no limit")

@@ -19,7 +19,6 @@ docs/safety.md; do not assume every name is caught.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from functools import cache
 from typing import Any
@@ -133,8 +132,11 @@ _EPONYM_NEXT = re.compile(r"^(?:'s?|’s?)?\s*(?:disease|syndrome|sign|palsy|phe
 
 @cache
 def _ner() -> Any:
-    """The spaCy NER pipeline, loaded once; None when disabled (MEDASSIST_PHI_NER=0) or not installed."""
-    if os.environ.get("MEDASSIST_PHI_NER", "1").strip().lower() in ("0", "false", "no", "off"):
+    """The spaCy NER pipeline, loaded once; None when disabled (setting `phi_ner`, MEDASSIST_PHI_NER=0)
+    or not installed."""
+    from assistant.config import Settings
+
+    if not Settings().phi_ner:
         return None
     try:
         import spacy
