@@ -312,7 +312,7 @@ def _run_transformers(path: Path, name: str, context: int, new_tokens: int) -> d
     start, clock, n_prompt = timed(DECODE_PROMPT, new_tokens)
     on_gpu = row["device"].startswith("cuda")
     row |= _decode_figures(start, clock.times, n_prompt, None if on_gpu else clock.cpu, torch.get_num_threads())
-    if on_gpu:  # the per-token copy to the host that streaming needs stalls the GPU; time generate without it
+    if on_gpu:  # also without a streamer: on the lent H100 the streamed rate was ~3x lower (docs/benchmarks/gpu.md)
         row["decode_tps_unstreamed"] = (new_tokens - 1) / (untimed(DECODE_PROMPT, new_tokens) - untimed(DECODE_PROMPT, 1))
     if _rag_snippets() > 0:
         start, clock, n_prompt = timed(rag_messages(llm, "What is the first-line treatment?", _rag_snippets()), 1)
