@@ -287,9 +287,12 @@ def _run_transformers(path: Path, name: str, context: int, new_tokens: int) -> d
         def end(self) -> None:
             pass
 
+    def encode(messages: list[dict[str, str]]) -> Any:
+        return llm.tokenizer(llm._prompt(messages), return_tensors="pt", add_special_tokens=False).to(llm.model.device)
+
     def untimed(messages: list[dict[str, str]], n: int) -> float:
         """Seconds of a `generate` of exactly `n` tokens with no streamer."""
-        ids = llm.tokenizer(llm._prompt(messages), return_tensors="pt", add_special_tokens=False).to(llm.model.device)
+        ids = encode(messages)
         torch.cuda.synchronize()
         start = time.perf_counter()
         with torch.inference_mode():
@@ -299,7 +302,7 @@ def _run_transformers(path: Path, name: str, context: int, new_tokens: int) -> d
         return time.perf_counter() - start
 
     def timed(messages: list[dict[str, str]], n: int) -> tuple[float, Any, int]:
-        ids = llm.tokenizer(llm._prompt(messages), return_tensors="pt", add_special_tokens=False).to(llm.model.device)
+        ids = encode(messages)
         clock = Clock()
         start = time.perf_counter()
         with torch.inference_mode():

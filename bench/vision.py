@@ -101,8 +101,8 @@ def _time_image(clf, path: Path, heat_dir: Path) -> dict[str, float]:
     }
 
 
-def _load(model: str, tmp: Path, device: str | None, weights: Path | None) -> tuple[object, float, float]:
-    """The classifier, the first load's seconds (conversion) and a cached load's seconds."""
+def _load(model: str, tmp: Path, device: str | None, weights: Path | None) -> tuple[object, float | None, float]:
+    """The classifier, the first load's seconds (conversion; None for a converted file) and a cached load's seconds."""
     import torch
 
     from vision.backends import _CACHE, load_classifier, load_xception
@@ -111,7 +111,7 @@ def _load(model: str, tmp: Path, device: str | None, weights: Path | None) -> tu
         t0 = time.perf_counter()
         clf = load_xception(None, weights)
         clf.module.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        return clf, float("nan"), time.perf_counter() - t0
+        return clf, None, time.perf_counter() - t0
     t0 = time.perf_counter()
     load_classifier(model, tmp / "cache", device)
     cold = time.perf_counter() - t0
@@ -166,7 +166,7 @@ def run(model: str, smoke: bool, repeats: int, device: str | None, weights: Path
         "device": str(clf.device),
         "repeats": repeats,
         "smoke": smoke,
-        "load_seconds": {"first (convert)": None if cold != cold else round(cold, 2), "cached": round(warm, 2)},
+        "load_seconds": {"first (convert)": None if cold is None else round(cold, 2), "cached": round(warm, 2)},
         "weights": str(weights) if weights else "package",
         "batches": batch_rows,
         "median_ms": per_kind,

@@ -300,7 +300,7 @@ def load_pneumonia_xception(cache_dir: Path | None = None, weights: Path | None 
             state = load_file(str(weights))
         except (OSError, SafetensorError) as exc:
             raise ModelError(f"The pneumonia model weights in {weights} could not be read ({exc}).") from exc
-        return _with_state(PneumoniaXception(), {k: v.float() for k, v in state.items()})
+        return _with_state(PneumoniaXception(), {k: v.float() for k, v in state.items()}, f"in {weights}")
     src = keras_path()
     if not src.is_file():
         raise ModelError(
@@ -320,14 +320,12 @@ def load_pneumonia_xception(cache_dir: Path | None = None, weights: Path | None 
             tmp = cached.with_suffix(".tmp")
             save_file(state, str(tmp))
             tmp.replace(cached)
-    return _with_state(model, state)
+    return _with_state(model, state, "(cached or converted)", "; delete the cache and retry")
 
 
-def _with_state(model: PneumoniaXception, state: dict[str, torch.Tensor]) -> PneumoniaXception:
+def _with_state(model: PneumoniaXception, state: dict[str, torch.Tensor], source: str, advice: str = "") -> PneumoniaXception:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ModelError(
-            "The pneumonia model weights do not fit the ported architecture; delete the cache and retry."
-        ) from exc
+        raise ModelError(f"The pneumonia model weights {source} do not fit the ported architecture{advice}.") from exc
     return model.eval()

@@ -189,22 +189,26 @@ _PLACE_LINE = re.compile(r"[A-Z\u00C0-\u00DE\u0370-\u03FF][\w\u00C0-\u024F\u0370
 def _address_block(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """The town and postcode lines under a street or flat line of a postal address block
     ("12 Main St / Apt 5 / Springfield / 62704"): up to five lines down, until prose resumes."""
-    starts = [m.start() for m in re.finditer(r"^", text, re.M)]
-    lines = [(a, (starts[i + 1] - 1) if i + 1 < len(starts) else len(text)) for i, a in enumerate(starts)]
+    rows = sorted({text.count("\n", 0, start) for start, _, kind in found if kind == "ADDRESS"})
+    if not rows:
+        return []
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines[:-1]:
+        offsets.append(offsets[-1] + len(line) + 1)
     spans: list[tuple[int, int, str]] = []
-    for row in sorted({next(i for i, (a, b) in enumerate(lines) if a <= s <= b) for s, _, k in found if k == "ADDRESS"}):
-        for a, b in [ln for ln in lines[row + 1: row + 6] if text[ln[0]:ln[1]].strip()]:
-            lead = len(text[a:b]) - len(text[a:b].lstrip(" \t>?*-|"))
-            body = text[a + lead:b].rstrip()
+    for row in rows:
+        for i in [i for i in range(row + 1, min(row + 6, len(lines))) if lines[i].strip()]:
+            body = lines[i].lstrip(" \t>?*-|").rstrip()
+            start = offsets[i] + len(lines[i]) - len(lines[i].lstrip(" \t>?*-|"))
             if len(body.split()) > 5:
                 break
             post = _POSTCODE_LINE.fullmatch(body)
             if post:
-                spans.append((a + lead + post.start(1), a + lead + post.end(1), "ZIP"))
+                spans.append((start + post.start(1), start + post.end(1), "ZIP"))
                 break
-            words = [w.lower().strip(".'") for w in body.split()]
-            if _PLACE_LINE.fullmatch(body) and not any(w in _COMMON for w in words):
-                spans.append((a + lead, a + lead + len(body), "ADDRESS"))
+            if _PLACE_LINE.fullmatch(body) and not any(w.lower().strip(".'") in _COMMON for w in body.split()):
+                spans.append((start, start + len(body), "ADDRESS"))
     return spans
 
 
