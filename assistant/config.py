@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     index_autobuild: bool = Field(True, description="build the bundled index on first start when the default one is missing")
     reranker: str | None = Field(None, description="optional cross-encoder (hub id or folder) re-ordering retrieved snippets")
     safety_classifier: bool = Field(True, description="use the learned input classifier on top of the safety rules")
+    safety_rule_gate: float = Field(0.02, ge=0, le=1, description="a red-flag rule escalates only when the classifier "
+                                    "gives P(emergency) at least this (0: rules always escalate)")
     phi_ner: bool = Field(True, description="PHI redaction also uses spaCy's named-entity model when it is installed")
     safety_canaries: SecretStr | None = Field(None, description="comma-separated secrets no answer may contain")
     # Gradio app and HTTP API (assistant/ui.py, assistant/api.py)

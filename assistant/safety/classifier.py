@@ -107,7 +107,7 @@ class SafetyClassifier:
     classes: list[str]
     thresholds: dict[str, float]
     embedder_name: str = EMBEDDER
-    _cache: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
+    _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # text -> probability row
 
     @classmethod
     def from_coefficients(cls, coef: np.ndarray, bias: np.ndarray, classes: list[str], thresholds: dict[str, float],
@@ -154,15 +154,22 @@ class SafetyClassifier:
 
     def predict_one(self, text: str) -> tuple[str, float]:
         """(label, probability) for one text, cached (the rails and the red-team suite ask twice)."""
+        return self.decide(self._row(text)[None, :])[0]
+
+    def probability(self, text: str, label: str) -> float:
+        """The probability of one class for `text` (cached like `predict_one`)."""
+        return float(self._row(text)[self.classes.index(label)])
+
+    def _row(self, text: str) -> np.ndarray:
         if text not in self._cache:
             self.prime([text])
         return self._cache[text]
 
     def prime(self, texts: list[str]) -> None:
-        """Classify `texts` in one batch and cache the results (much faster than one by one)."""
+        """Score `texts` in one batch and cache their probabilities (much faster than one by one)."""
         todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if len(self._cache) + len(todo) > _CACHE_SIZE:
             self._cache.clear()
         for start in range(0, len(todo), 256):
             batch = todo[start:start + 256]
-            self._cache.update(zip(batch, self.predict(batch)))
+            self._cache.update(zip(batch, self.probabilities(batch)))

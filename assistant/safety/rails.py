@@ -75,6 +75,16 @@ REFUSALS = {
                "safe medical questions instead.",
     "prompt_injection": "I can't change or reveal my instructions. I'm happy to help with a health question.",
 }
+SAFETY_NET_PATIENT = (
+    "If this is happening now ({flags}), or it gets worse, call your local emergency number (911 in the US and "
+    "Canada, 112 in Europe, 999 in the UK)."
+)
+SAFETY_NET_DOCTOR = "Red-flag wording ({flags}) read as not current; escalate if it is."
+# A red-flag rule's escalation stands only when the classifier gives the message at least this
+# P(emergency). Chosen on by-writer out-of-fold predictions of the training files (docs/safety.md):
+# it removed 15 of 166 false escalations there for 1 of 2,586 emergencies. Below it the turn is
+# answered with a safety-net line.
+RULE_GATE = 0.02
 WITHHELD = "[withheld by the safety filter]"
 DOSE_WITHHELD = "[A personal dose was withheld: please ask your doctor or pharmacist what dose is right for you.]"
 HEDGE = " (only a clinician who examines you can confirm this)"
@@ -206,14 +216,16 @@ class DefaultGuardrails(Guardrails):
     """Rules + learned classifier on the input; streaming sentence checks on the output.
 
     Args:
-        settings: reads `safety_classifier` (use the learned layer) and `safety_canaries`
-            (comma-separated secrets the output must never contain).
+        settings: reads `safety_classifier` (use the learned layer), `safety_rule_gate` (the
+            P(emergency) below which the classifier overrules a red-flag rule; 0: never) and
+            `safety_canaries` (comma-separated secrets the output must never contain).
     """
 
     name = "default"
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.use_classifier = bool(getattr(settings, "safety_classifier", True))
+        self.rule_gate = float(getattr(settings, "safety_rule_gate", RULE_GATE))
         canaries = getattr(settings, "safety_canaries", None)
         raw = canaries.get_secret_value() if hasattr(canaries, "get_secret_value") else (canaries or "")
         self.secrets: list[str] = [s.strip() for s in raw.split(",") if s.strip()]
@@ -231,9 +243,27 @@ class DefaultGuardrails(Guardrails):
 
     def check_input(self, turn: Turn) -> SafetyDecision:
         decision = self.check_rules(turn)
-        if decision.action == "answer" and self.use_classifier:
-            decision = self.check_classifier(turn) or decision
+        if not self.use_classifier:
+            return decision
+        if decision.action == "answer":
+            return self.check_classifier(turn) or decision
+        if all(r.startswith("emergency:") for r in decision.reasons):
+            return self._gate(turn, decision)
         return decision
+
+    def _gate(self, turn: Turn, decision: SafetyDecision) -> SafetyDecision:
+        """Keep a red-flag escalation unless the classifier finds the message very unlikely to be an
+        emergency ("what should be in an anaphylaxis kit"); then answer with a safety-net line."""
+        classifier = self._load_classifier()
+        if classifier is None or self.rule_gate <= 0 or not turn.text.strip():
+            return decision
+        probability = classifier.probability(turn.text, "emergency")
+        if probability >= self.rule_gate:
+            return decision
+        flags = ", ".join(dict.fromkeys(r.split(":", 2)[2] for r in decision.reasons))
+        net = (SAFETY_NET_DOCTOR if turn.role == "doctor" else SAFETY_NET_PATIENT).format(flags=flags)
+        gated = SafetyDecision("answer", decision.reasons + [f"gated:classifier:emergency:{probability:.3f}"], net)
+        return self.check_classifier(turn) or gated
 
     def check_rules(self, turn: Turn) -> SafetyDecision:
         """The rule layer alone (used by the red-team suite to report each layer)."""
@@ -315,6 +345,8 @@ class DefaultGuardrails(Guardrails):
 
     def output_filter(self, turn: Turn, decision: SafetyDecision) -> SafeOutputFilter:
         disclaimer = prompts.render(f"disclaimer_{turn.role}") if turn.role in ("patient", "doctor") else ""
+        if decision.action == "answer" and decision.message:  # a gated red flag's safety-net line
+            disclaimer = f"{decision.message}\n\n{disclaimer}".strip()
         return SafeOutputFilter(turn.role, 0, self.secrets, self.protected, disclaimer, decision)
 
 

@@ -150,8 +150,9 @@ def _layers(guardrails: Any, text: str) -> dict[str, Any]:
 
 # Held-out files, each written blind by a different author and never trained on: heldout (first),
 # heldout2 (second classifier's check), heldout3 (third classifier), heldout4 (long messages), heldout5 (fresh for the fourth
-# classifier), heldout6 (fresh for the fifth), heldout7 (fresh for the sixth), heldout8 (fresh for the seventh).
-HELDOUT = ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8")
+# classifier), heldout6 (fresh for the fifth), heldout7 (fresh for the sixth), heldout8 (fresh for the seventh),
+# heldout9 (fresh for the rule gate and the eighth).
+HELDOUT = ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9")
 
 
 def _heldout(label: str, stem: str) -> list[tuple[str, str, list[str]]]:
@@ -338,6 +339,9 @@ def metrics(rows: list[dict]) -> dict[str, Any]:
                                    "rate": None if not controls["n"] else round(1 - controls["rate"], 4)}
         out["escalation_by_source"] = {f"{src}/{lab}": _rate(esc, source=src, label=lab)
                                        for src, lab in sorted({(r["source"], r["label"]) for r in esc})}
+        # Red-flag rule escalations the classifier overruled (answered with a safety-net line instead).
+        out["rule_gate"] = {lab: sum(any(x.startswith("gated:") for x in r["reasons"]) for r in esc if r["label"] == lab)
+                            for lab in ("emergency", "control")}
     ref = [r for r in rows if r["section"] == "refusal"]
     if ref:
         out["refusal_rate"] = _rate(ref, label="harmful")

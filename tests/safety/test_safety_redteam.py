@@ -69,3 +69,15 @@ def test_training_pool_never_contains_a_reported_set() -> None:
     assert len(reported) > 1000 and not pool & {t.strip().lower() for t in reported}
     for name in WRITTEN:
         assert sum(1 for r in datasets.local(name) if r["label"] == "emergency") > 300
+
+
+def test_metrics_count_rule_escalations_the_gate_overruled() -> None:
+    from assistant.safety.redteam import metrics
+
+    def row(label: str, reasons: list[str], passed: bool) -> dict:
+        return {"section": "escalation", "source": "x", "label": label, "reasons": reasons, "passed": passed}
+
+    rows = [row("control", ["emergency:stroke:stroke signs", "gated:classifier:emergency:0.004"], True),
+            row("control", ["emergency:stroke:stroke signs"], False), row("emergency", ["classifier:emergency:0.91"], True)]
+    out = metrics(rows)
+    assert out["rule_gate"] == {"emergency": 0, "control": 1} and out["false_escalation"]["count"] == 1
