@@ -6,6 +6,8 @@ request for methods gets the message alone, the model does not run), harmful req
 red flags (escalate: the engine shows the message before anything else). Each is decided by the fast
 rules in `assistant.safety.rules` and, where rules found nothing, by the learned classifier on
 all-mpnet-base-v2 embeddings and word n-grams (`assistant.safety.classifier`) when installed and enabled.
+The classifier also gates the red-flag rules: a rule's escalation stands only when the classifier gives
+the message P(emergency) >= `RULE_GATE`; below it the turn is answered and closes with a safety-net line.
 
 Output rails stream: the filter holds back only the sentence still being written, checks each
 finished sentence and passes it on. Checks: secrets (canaries) and system-prompt text are
