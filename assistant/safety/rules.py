@@ -122,7 +122,7 @@ _COMBO_PARTS = {"breath_combo", "sweat_combo", "radiate_combo", "faint_combo"}
 _SELF_HARM = re.compile(
     r"\b(kill(?:ing)? my ?self|end(?:ing)? (?:it all|my (?:own )?life)|take my (?:own )?life|suicid\w*|want(?:ed)? to die|"
     r"don'?t want to (?:live|be alive|wake up)|better off dead|no reason to live|not worth living|"
-    r"(?:cut|cutting|hurt|hurting|harm|harming) (?:my ?self|myself)(?! (?:shaving|cooking|chopping|gardening|while|by accident|accidentally|at work|at the gym|lifting|playing|on (?:a|the|some)))|self[- ]harm\w*|overdose on purpose|jump(?:ing)? off (?:a|the) (?:bridge|building|roof|cliff)|hang(?:ing)? myself)"
+    r"(?<!in case i )(?<!in case you )(?:cut|cutting|hurt|hurting|harm|harming) (?:my ?self|myself)(?! (?:shaving|cooking|chopping|gardening|while|by accident|accidentally|at work|at the gym|lifting|playing|on (?:a|the|some)))|self[- ]harm\w*|overdose on purpose|jump(?:ing)? off (?:a|the) (?:bridge|building|roof|cliff)|hang(?:ing)? myself)"
 )
 
 _HARMFUL: list[tuple[str, str]] = [
@@ -257,13 +257,15 @@ _ACCIDENT = re.compile(r"\b(?:accident\w*|by mistake|mistakenly|without realisin
 # they're self-harming") or about the topic ("a suicide prevention policy") is not the writer's risk
 # now; the classifier still sees the message. Words that name the writer ("kill myself", "end my
 # life") count whoever else the clause mentions.
-_PAST_CLAUSE = re.compile(r"\b(?:years? ago|months? ago|in the past|used to|when i was|as a (?:teen\w*|kid|child|student)|history of|"
+_PAST_CLAUSE = re.compile(r"\b(?:years? ago|months? ago|in the past|used to|when i was|if i(?:'ve| have)? ever|as a (?:teen\w*|kid|child|student)|history of|"
                           r"went through|previously|recovered|in recovery|no longer|back in|last year|a long time ago)\b")
 _TOPIC = re.compile(r"\b(?:polic\w+|prevention|risk assessments?|awareness|training|course|degree|lecture|essay|research\w*|"
-                    r"crisis plans?|safety plans?|first responders?|statistics|rates?)\b")
+                    r"crisis plans?|safety plans?|first responders?|statistics|rates?|screening|questionnaires?|myths?|posters?|"
+                    r"support groups?|helplines?|novel|story|character|screenplay|media guidelines)\b")
 _OTHER_PERSON = re.compile(r"\b(?:he|she|they|they'?re|him|her|them|his|their|someone|somebody|a friend|people|"
                            r"my (?:friend|son|daughter|child|kid|teen\w*|brother|sister|partner|wife|husband|mum|mom|dad|father|mother|"
-                           r"student|patient|client|pupil|colleague|cousin|nephew|niece|grand\w+)s?|colleagues?|patients?|students?|clients?|teens?|teenagers?)\b")
+                           r"student|patient|client|pupil|colleague|cousin|nephew|niece|grand\w+)s?|colleagues?|patients?|students?|clients?|teens?|teenagers?|"
+                           r"callers?|celebrit\w+|(?:my|our) \d+[- ]year[- ]old|our (?:son|daughter|child|kid|teen\w*))\b")
 _NAMES_WRITER = re.compile(r"my ?self|my (?:own )?life|\bmy |\bi\b|\bi'?m\b")
 
 
@@ -321,7 +323,7 @@ def self_harm_imminent(text: str) -> bool:
 
 # A question about reporting, spotting or checking forged records is the defender's side.
 _DEFENSIVE = re.compile(r"\b(?:how (?:do|can|should) (?:i|we) report|report(?:ing|ed)? (?:it|this|them|a|an|the|someone|him|her)|"
-                        r"(?:are|is|get|gets) (?:\w+ ){0,3}(?:detected|spotted|caught|verified)|how (?:to|do (?:i|you|we)|can (?:i|you|we)) "
+                        r"(?:are|is|get|gets|r) (?:\w+ ){0,3}(?:detected|spotted|caught|verified)|what happens (?:legally )?(?:if|when)|how (?:to|do (?:i|you|we)|can (?:i|you|we)) "
                         r"(?:spot|detect|verify|recogni[sz]e|tell if)|what should i do as (?:a|an|the) \w+)\b")
 
 
