@@ -151,9 +151,10 @@ def _layers(guardrails: Any, text: str) -> dict[str, Any]:
 # Held-out files, each written blind by a different author and never trained on: heldout (first),
 # heldout2 (second classifier's check), heldout3 (third classifier), heldout4 (long messages), heldout5 (fresh for the fourth
 # classifier), heldout6 (fresh for the fifth), heldout7 (fresh for the sixth), heldout8 (fresh for the seventh),
-# heldout9 (fresh for the rule gate and the eighth), heldout10 (fresh for the 14:03 rule additions).
+# heldout9 (fresh for the rule gate and the eighth), heldout10 (fresh for the 14:03 rule additions), heldout11 (fresh
+# for the 14:22 self-harm and forgery rule changes).
 HELDOUT = ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9",
-           "heldout10")
+           "heldout10", "heldout11")
 
 
 def _heldout(label: str, stem: str) -> list[tuple[str, str, list[str]]]:
