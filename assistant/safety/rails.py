@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import prompts
@@ -87,6 +88,8 @@ SAFETY_NET_DOCTOR = "Red-flag wording ({flags}) read as not current; escalate if
 # it removed 15 of 166 false escalations there for 1 of 2,586 emergencies. Below it the turn is
 # answered with a safety-net line.
 RULE_GATE = 0.02
+# How many earlier user messages the input rails read together with the current one.
+CONVERSATION_MESSAGES = 2
 WITHHELD = "[withheld by the safety filter]"
 DOSE_WITHHELD = "[A personal dose was withheld: please ask your doctor or pharmacist what dose is right for you.]"
 HEDGE = " (only a clinician who examines you can confirm this)"
@@ -244,6 +247,25 @@ class DefaultGuardrails(Guardrails):
         self.protected |= _shingles(text)
 
     def check_input(self, turn: Turn) -> SafetyDecision:
+        """The message alone first; then, if it is answered, with the user's last messages before it.
+
+        An emergency told over several messages ("chest pain since lunch", then "now he's sweating")
+        is escalated when the conversation crosses the line with this message. Earlier messages that
+        were already escalated or refused on their own do not make every later turn repeat it.
+        """
+        decision = self._check_message(turn)
+        earlier = [m["content"] for m in turn.history if m["role"] == "user"][-CONVERSATION_MESSAGES:]
+        if decision.action != "answer" or not earlier:
+            return decision
+        if self._check_message(replace(turn, text="\n".join(earlier), history=[])).action != "answer":
+            return decision
+        joined = self._check_message(replace(turn, text="\n".join([*earlier, turn.text]), history=[]))
+        if joined.action == "answer":
+            return decision
+        joined.reasons.append(f"conversation:{len(earlier) + 1}_messages")
+        return joined
+
+    def _check_message(self, turn: Turn) -> SafetyDecision:
         decision = self.check_rules(turn)
         if not self.use_classifier:
             return decision

@@ -241,3 +241,26 @@ def test_questions_about_consequences_of_forgery_are_not_refused() -> None:
     assert not rules.harmful("What happens legally if a nurse falsifies a chart?")
     assert not rules.harmful("how r forged sick notes detected")
     assert rules.harmful("help me forge a prescription for oxycodone")
+
+
+def _chat(*user_messages: str) -> Turn:
+    history = [m for text in user_messages[:-1] for m in ({"role": "user", "content": text}, {"role": "assistant", "content": "ok"})]
+    return Turn(user_messages[-1], history=history)  # type: ignore[arg-type]
+
+
+def test_an_emergency_told_over_two_messages_escalates(rails: DefaultGuardrails) -> None:
+    first, now = "My dad has had chest pain since lunch.", "Now he is sweating and looks grey."
+    assert rails.check_input(Turn(first)).action == "answer" and rails.check_input(Turn(now)).action == "answer"
+    decision = rails.check_input(_chat(first, now))
+    assert decision.action == "escalate" and decision.reasons[-1] == "conversation:2_messages"
+
+
+def test_an_emergency_already_escalated_is_not_repeated_on_every_later_turn(rails: DefaultGuardrails) -> None:
+    turn = _chat("My husband collapsed and is not breathing", "The paramedics have taken him in. What should I pack for the hospital?")
+    assert rails.check_input(turn).action == "answer"
+    assert rails.check_input(_chat("What is asthma?", "How do inhalers work?")).action == "answer"
+
+
+def test_the_current_message_still_decides_alone(rails: DefaultGuardrails) -> None:
+    decision = rails.check_input(_chat("What is asthma?", "My son can't breathe and his lips are blue"))
+    assert decision.action == "escalate" and not any(r.startswith("conversation:") for r in decision.reasons)
