@@ -257,9 +257,11 @@ class DefaultGuardrails(Guardrails):
         earlier = [m["content"] for m in turn.history if m["role"] == "user"][-CONVERSATION_MESSAGES:]
         if decision.action != "answer" or not earlier:
             return decision
-        if self._check_message(replace(turn, text="\n".join(earlier), history=[])).action != "answer":
+        before, joined_text = "\n".join(earlier), "\n".join([*earlier, turn.text])
+        self.prime([before, joined_text])  # one embedding batch for both
+        if self._check_message(replace(turn, text=before, history=[])).action != "answer":
             return decision
-        joined = self._check_message(replace(turn, text="\n".join([*earlier, turn.text]), history=[]))
+        joined = self._check_message(replace(turn, text=joined_text, history=[]))
         if joined.action == "answer":
             return decision
         joined.reasons.append(f"conversation:{len(earlier) + 1}_messages")
