@@ -90,6 +90,7 @@ SAFETY_NET_DOCTOR = "Red-flag wording ({flags}) read as not current; escalate if
 RULE_GATE = 0.02
 # How many earlier user messages the input rails read together with the current one.
 CONVERSATION_MESSAGES = 2
+CONVERSATION_CHARS = 500
 WITHHELD = "[withheld by the safety filter]"
 DOSE_WITHHELD = "[A personal dose was withheld: please ask your doctor or pharmacist what dose is right for you.]"
 HEDGE = " (only a clinician who examines you can confirm this)"
@@ -254,7 +255,8 @@ class DefaultGuardrails(Guardrails):
         were already escalated or refused on their own do not make every later turn repeat it.
         """
         decision = self._check_message(turn)
-        earlier = [m["content"] for m in turn.history if m["role"] == "user"][-CONVERSATION_MESSAGES:]
+        # The end of each earlier message, so the joined text still fits the embedder's window (384 tokens).
+        earlier = [m["content"][-CONVERSATION_CHARS:] for m in turn.history if m["role"] == "user"][-CONVERSATION_MESSAGES:]
         if decision.action != "answer" or not earlier:
             return decision
         before, joined_text = "\n".join(earlier), "\n".join([*earlier, turn.text])

@@ -264,3 +264,19 @@ def test_an_emergency_already_escalated_is_not_repeated_on_every_later_turn(rail
 def test_the_current_message_still_decides_alone(rails: DefaultGuardrails) -> None:
     decision = rails.check_input(_chat("What is asthma?", "My son can't breathe and his lips are blue"))
     assert decision.action == "escalate" and not any(r.startswith("conversation:") for r in decision.reasons)
+
+
+def test_a_long_earlier_message_leaves_room_for_the_current_one(rails: DefaultGuardrails) -> None:
+    seen: list[str] = []
+    original = rails._check_message
+
+    def spy(turn: Turn):  # type: ignore[no-untyped-def]
+        seen.append(turn.text)
+        return original(turn)
+
+    rails._check_message = spy  # type: ignore[method-assign]
+    try:
+        rails.check_input(_chat("word " * 2000 + "chest pain since lunch.", "Now he is sweating."))
+    finally:
+        del rails._check_message
+    assert max(len(t) for t in seen) < 600 and seen[-1].endswith("chest pain since lunch.\nNow he is sweating.")
