@@ -53,7 +53,8 @@ class Finding:
 class SafetyDecision:
     """What the safety layer decided for a turn, and why.
 
-    `message` is shown to the user before (escalate) or instead of (refuse) the model's answer.
+    `message` is shown to the user before (escalate) or instead of (refuse) the model's answer; with
+    "answer" it is a safety-net line that closes the answer (a red-flag rule the classifier overruled).
     `final` means the message is the whole answer and the model does not run, e.g. an escalation
     for someone asking how to end their life: crisis resources, never a method.
     """

@@ -283,7 +283,7 @@ class DefaultGuardrails(Guardrails):
         """Keep a red-flag escalation unless the classifier finds the message very unlikely to be an
         emergency ("what should be in an anaphylaxis kit"); then answer with a safety-net line."""
         classifier = self._load_classifier()
-        if classifier is None or self.rule_gate <= 0 or not turn.text.strip():
+        if classifier is None or self.rule_gate <= 0:
             return decision
         probability = classifier.probability(turn.text, "emergency")
         if probability >= self.rule_gate:

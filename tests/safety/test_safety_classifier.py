@@ -137,3 +137,4 @@ def test_rule_gate_is_a_setting() -> None:
 
     assert DefaultGuardrails(Settings(safety_rule_gate=0)).rule_gate == 0
     assert DefaultGuardrails(Settings()).rule_gate == 0.02
+    assert DefaultGuardrails(None).rule_gate == Settings().safety_rule_gate  # rails.RULE_GATE matches the setting
