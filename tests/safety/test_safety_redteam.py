@@ -81,3 +81,15 @@ def test_metrics_count_rule_escalations_the_gate_overruled() -> None:
             row("control", ["emergency:stroke:stroke signs"], False), row("emergency", ["classifier:emergency:0.91"], True)]
     out = metrics(rows)
     assert out["rule_gate"] == {"emergency": 0, "control": 1} and out["false_escalation"]["count"] == 1
+
+
+def test_minimal_pairs_are_trained_on_but_do_not_set_thresholds() -> None:
+    from assistant.safety import datasets
+    from assistant.safety.train_classifier import BOUNDARY, HARD, WRITTEN, training_pool
+
+    pool = dict(training_pool(seed=0))
+    for name in BOUNDARY:
+        assert name not in WRITTEN
+        controls = {r["text"] for r in datasets.local(name) if r["label"] == "control"}
+        assert len(controls) >= 400 and all(pool[t] == "benign" for t in controls)
+        assert not HARD & controls
