@@ -153,9 +153,9 @@ def _layers(guardrails: Any, text: str) -> dict[str, Any]:
 # classifier), heldout6 (fresh for the fifth), heldout7 (fresh for the sixth), heldout8 (fresh for the seventh),
 # heldout9 (fresh for the rule gate and the eighth), heldout10 (fresh for the 14:03 rule additions), heldout11 (fresh
 # for the 14:22 self-harm and forgery rule changes), heldout12 (fresh for the ninth classifier), heldout13 (fresh for
-# the tenth).
+# the tenth), heldout14 (fresh for the tenth-b, the minimal pairs outside the threshold population).
 HELDOUT = ("heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9",
-           "heldout10", "heldout11", "heldout12", "heldout13")
+           "heldout10", "heldout11", "heldout12", "heldout13", "heldout14")
 
 
 def _heldout(label: str, stem: str) -> list[tuple[str, str, list[str]]]:
