@@ -185,7 +185,8 @@ def train(seed: int = 0, folds: int = 5, cache_dir: Path | None = None) -> dict:
             "training_counts": dict(Counter(c for _, c in pool)), "validation": f"{folds}-fold out-of-fold",
             "out_of_fold": report,
             "threshold_rule": "smallest threshold with <= 1% (emergency: 3%) of the out-of-fold hard negatives "
-                              "(templated and written controls, look-alikes, how-tos) over it"}
+                              "(templated and written controls, look-alikes, how-tos; not the minimal pairs' "
+                              "controls) over it"}
     check.save(extra=meta)
     return {"thresholds": thresholds, **meta}
 
